@@ -1,11 +1,29 @@
 """Atlassian Connect: query string hashes and the JWTs exchanged with Jira."""
 
+from propledger.connect._lifecycle import (
+    DEFAULT_INSTALL_KEYS_URL,
+    InstallKeys,
+    verify_lifecycle_token,
+)
 from propledger.connect._qsh import canonical_request, query_string_hash
 from propledger.connect._tokens import APP_TOKEN_LIFETIME, encode_app_token
+from propledger.connect._verify import (
+    SecretLookup,
+    VerifiedToken,
+    token_from_request,
+    verify_request_token,
+)
 
 __all__ = [
     "APP_TOKEN_LIFETIME",
+    "DEFAULT_INSTALL_KEYS_URL",
+    "InstallKeys",
+    "SecretLookup",
+    "VerifiedToken",
     "canonical_request",
     "encode_app_token",
     "query_string_hash",
+    "token_from_request",
+    "verify_lifecycle_token",
+    "verify_request_token",
 ]
