@@ -1,0 +1,15 @@
+"""The Jira REST client: authentication, retries and the entity property endpoints."""
+
+from propledger.jira._auth import ConnectAuth, basic_auth
+from propledger.jira._client import JiraClient
+from propledger.jira._endpoints import property_keys_request, property_request
+from propledger.jira._retry import RetryPolicy
+
+__all__ = [
+    "ConnectAuth",
+    "JiraClient",
+    "RetryPolicy",
+    "basic_auth",
+    "property_keys_request",
+    "property_request",
+]
