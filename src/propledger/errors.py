@@ -12,6 +12,7 @@ built-in that fits, so callers can catch either::
     ├── AuthenticationError (PermissionError)  a token is missing, invalid or expired
     ├── NotAdminError (PermissionError)        the caller is not a Jira administrator
     ├── ConfirmationError (ValueError)         a removal was not confirmed as required
+    ├── InvalidPayloadError (ValueError)       a request body lacks a field or is not JSON
     ├── NotFoundError (LookupError)
     │   ├── InstallationNotFoundError
     │   └── RemovalNotFoundError
@@ -30,6 +31,7 @@ __all__ = [
     "ConfigurationError",
     "ConfirmationError",
     "InstallationNotFoundError",
+    "InvalidPayloadError",
     "InvalidPropertyError",
     "JiraError",
     "JiraResponseError",
@@ -87,6 +89,10 @@ class NotAdminError(PropledgerError, PermissionError):
 
 class ConfirmationError(PropledgerError, ValueError):
     """A removal request did not carry the confirmation it needs."""
+
+
+class InvalidPayloadError(PropledgerError, ValueError):
+    """A request body is not JSON, or lacks a field it needs."""
 
 
 class NotFoundError(PropledgerError, LookupError):

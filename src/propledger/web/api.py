@@ -1,0 +1,106 @@
+"""The browser API of the admin page: inventory counts and removals.
+
+Every route takes a Connect context token (``Authorization: JWT <token>``) and acts
+for the user it names, who must be a Jira admin of the token's site.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from propledger.errors import InvalidPayloadError, NotAdminError
+from propledger.ledger import Ledger
+from propledger.removal import job_status, removal_receipt, request_removal
+from propledger.web.auth import Caller, authenticate
+
+__all__ = ["api_routes"]
+
+
+async def _admin(request: Request, ledger: Ledger) -> Caller:
+    caller = await authenticate(request, ledger, allow_context=True)
+    if not await ledger.is_admin(caller.installation, caller.account_id):
+        raise NotAdminError(
+            "Only a Jira administrator of this site can see or remove the app's data."
+        )
+
+    return caller
+
+
+async def _json_object(request: Request) -> dict[str, object]:
+    try:
+        body = json.loads(await request.body() or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidPayloadError(
+            'The request body is not valid JSON. Send {"confirm": ...}.'
+        ) from exc
+    if not isinstance(body, dict):
+        raise InvalidPayloadError(
+            'The request body must be a JSON object such as {"confirm": "<site host name>"}.'
+        )
+
+    return body
+
+
+def api_routes(ledger: Ledger) -> list[Route]:
+    """Return the admin API routes, bound to ``ledger``."""
+
+    async def inventory(request: Request) -> Response:
+        caller = await _admin(request, ledger)
+        installation = caller.installation
+        summary = await ledger.inventory_summary(installation.client_key)
+        latest = await ledger.store.latest_job(installation.client_key)
+
+        return JSONResponse(
+            {
+                "site": {"base_url": installation.base_url, "host": installation.host},
+                "counts": summary,
+                "active_removal": latest.id if latest and latest.state.is_active else None,
+            }
+        )
+
+    async def create_removal(request: Request) -> Response:
+        caller = await authenticate(request, ledger, allow_context=True)
+        body = await _json_object(request)
+        job, created = await request_removal(
+            ledger,
+            client_key=caller.installation.client_key,
+            account_id=caller.account_id,
+            confirm=body.get("confirm"),
+        )
+        status = await job_status(ledger.store, job.id, client_key=job.client_key)
+
+        return JSONResponse(
+            status | {"created": created},
+            status_code=202,
+            headers={"Location": f"/api/removals/{job.id}"},
+        )
+
+    async def removal(request: Request) -> Response:
+        caller = await _admin(request, ledger)
+        job_id = request.path_params["job_id"]
+        status = await job_status(ledger.store, job_id, client_key=caller.installation.client_key)
+
+        return JSONResponse(status)
+
+    async def receipt(request: Request) -> Response:
+        caller = await _admin(request, ledger)
+        job_id = request.path_params["job_id"]
+        body = await removal_receipt(
+            ledger.store, job_id, client_key=caller.installation.client_key
+        )
+
+        return JSONResponse(
+            body,
+            headers={"Content-Disposition": f'attachment; filename="removal-{job_id}.json"'},
+        )
+
+    return [
+        Route("/api/inventory", inventory, methods=["GET"]),
+        Route("/api/removals", create_removal, methods=["POST"]),
+        Route("/api/removals/{job_id}", removal, methods=["GET"]),
+        Route("/api/removals/{job_id}/receipt", receipt, methods=["GET"]),
+    ]
