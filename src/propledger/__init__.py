@@ -1,10 +1,13 @@
 """propledger: the inventory and removal of a Jira Cloud app's data in customers' sites."""
 
+from importlib.metadata import version
+
 from propledger.errors import (
     AuthenticationError,
     ConfigurationError,
     ConfirmationError,
     InstallationNotFoundError,
+    InvalidPayloadError,
     InvalidPropertyError,
     JiraError,
     JiraResponseError,
@@ -18,8 +21,13 @@ from propledger.errors import (
     RateLimitedError,
     RemovalNotFoundError,
 )
+from propledger.ledger import Ledger
 from propledger.model import EntityType, Installation, Outcome, PropertyRef
 from propledger.scope import KeyScope
+from propledger.settings import Settings
+from propledger.tracking import TrackedSite
+
+__version__ = version("propledger")
 
 __all__ = [
     "AuthenticationError",
@@ -28,19 +36,24 @@ __all__ = [
     "EntityType",
     "Installation",
     "InstallationNotFoundError",
+    "InvalidPayloadError",
     "InvalidPropertyError",
     "JiraError",
     "JiraResponseError",
     "JiraTransportError",
     "KeyScope",
+    "Ledger",
     "NotAdminError",
     "NotFoundError",
-    "Outcome",
     "OutOfScopeError",
+    "Outcome",
     "PropertyKeyError",
     "PropertyRef",
     "PropertyValueError",
     "PropledgerError",
     "RateLimitedError",
     "RemovalNotFoundError",
+    "Settings",
+    "TrackedSite",
+    "__version__",
 ]

@@ -1,0 +1,38 @@
+"""The demo command: the whole story on 127.0.0.1, ending with one JSON line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_demo_json_last_line():
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "propledger",
+            "demo",
+            "--json",
+            "--issues",
+            "20",
+            "--users",
+            "4",
+            "--app-properties",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["properties_written"] == 26
+    assert result["inventory_rows"] == 26
+    assert result["removal_state"] == "completed"
+    assert result["properties_remaining_in_site"] == 0
+    # 26 PUTs, 26 DELETEs and one admin check, whose answer the status polls reuse.
+    assert result["requests_sent"] == 53
