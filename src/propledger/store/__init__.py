@@ -1,0 +1,11 @@
+"""The inventory and removal job state, in SQLite (the default) or PostgreSQL.
+
+Set ``PROPLEDGER_DATABASE_URL`` to choose the database, for example
+``postgresql+psycopg://propledger@db.internal/propledger``. The tables are created
+when the store is first opened.
+"""
+
+from propledger.store._database import DEFAULT_DATABASE_URL, database_url_from_env
+from propledger.store._store import Store
+
+__all__ = ["DEFAULT_DATABASE_URL", "Store", "database_url_from_env"]

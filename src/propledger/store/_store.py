@@ -1,0 +1,88 @@
+"""The Store: opening, closing, and the query methods of every table."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from propledger.store._database import create_engine, database_url_from_env, mask_url, parse_url
+from propledger.store._installations import InstallationQueries
+from propledger.store._inventory import InventoryQueries
+from propledger.store._items import ItemQueries
+from propledger.store._jobs import JobQueries
+from propledger.store._schema import metadata
+
+__all__ = ["Store"]
+
+logger = logging.getLogger("propledger.store")
+
+# Key of the PostgreSQL advisory lock that serializes schema creation, so that a web
+# server and a worker starting together do not both run CREATE TABLE.
+_SCHEMA_LOCK_KEY = 0x70726F706C6564  # "propled" in ASCII
+
+
+class Store(InstallationQueries, InventoryQueries, JobQueries, ItemQueries):
+    """propledger's database: installations, the inventory and removal jobs.
+
+    Open it with :meth:`open` and close it with :meth:`close`, or use it as an async
+    context manager. Every method runs in its own transaction.
+    """
+
+    def __init__(self, engine: AsyncEngine, url: URL) -> None:
+        super().__init__(engine)
+        self._url = url
+
+    @classmethod
+    async def open(cls, url: str | None = None) -> Store:
+        """Connect to the database and create the tables that are missing.
+
+        ``url`` defaults to ``PROPLEDGER_DATABASE_URL``, else ``sqlite+aiosqlite:///propledger.db``.
+        """
+        parsed = parse_url(database_url_from_env() if url is None else url)
+        engine = create_engine(parsed)
+        store = cls(engine, parsed)
+        try:
+            await store._create_schema()
+        except BaseException:
+            await engine.dispose()
+            raise
+        logger.info("Opened the store at %s", store.url)
+
+        return store
+
+    async def _create_schema(self) -> None:
+        async with self._write() as conn:
+            if self._is_postgresql:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY}
+                )
+            await conn.run_sync(metadata.create_all)
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password replaced by ``***``, safe to log."""
+        return mask_url(self._url)
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self._engine.dispose()
+        logger.info("Closed the store at %s", self.url)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<Store {self.url}>"
