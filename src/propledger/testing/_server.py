@@ -1,0 +1,85 @@
+"""Serve an ASGI app with uvicorn on a loopback address for the length of a test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+import uvicorn
+from starlette.types import ASGIApp
+
+__all__ = ["serve"]
+
+logger = logging.getLogger("propledger.testing")
+
+STARTUP_TIMEOUT = 10.0
+"""Seconds to wait for uvicorn to start before giving up."""
+
+
+class _Server(uvicorn.Server):
+    # The test runner or CLI owns the process's signal handlers; uvicorn must not
+    # replace them while it runs in a background task.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is None or not address.is_loopback:
+        raise ValueError(
+            f"The host {host!r} is not a loopback address. Serve on 127.0.0.1 or ::1 only."
+        )
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Run ``app`` with uvicorn in a background task and yield its base URL.
+
+    ``port`` 0 picks a free port. The base URL, such as ``http://127.0.0.1:52731``, is
+    yielded once the server accepts connections; leaving the block shuts it down.
+    Raise ``ValueError`` for a host that is not a loopback address.
+    """
+    sock = _bind(host, port)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    server = _Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await _wait_started(server, task)
+        bound_port = sock.getsockname()[1]
+        url_host = f"[{host}]" if ":" in host else host
+        logger.info("Serving on %s port %d.", host, bound_port)
+        yield f"http://{url_host}:{bound_port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def _wait_started(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STARTUP_TIMEOUT
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("uvicorn stopped before it started serving.")
+        if loop.time() > deadline:
+            raise RuntimeError(f"uvicorn did not start within {STARTUP_TIMEOUT} seconds.")
+        await asyncio.sleep(0.01)
