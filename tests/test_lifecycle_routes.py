@@ -6,12 +6,11 @@ import dataclasses
 
 import httpx
 import pytest
+from tests.conftest import APP_BASE_URL
 
 from propledger.ledger import Ledger
 from propledger.model import InstallationState
 from propledger.testing import FakeJira, FakeSite
-
-from tests.conftest import APP_BASE_URL
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
