@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-LINTED := src tests benchmarks examples
+LINTED := $(wildcard src tests benchmarks examples)
 
 .PHONY: demo test lint typecheck system-deps clean
 

@@ -152,6 +152,7 @@ def test_routes_exist_in_spec(fake: FakeJira, jira_spec: dict[str, Any]) -> None
         "/rest/api/3/project/{projectIdOrKey}/properties",
         "/rest/api/3/project/{projectIdOrKey}/properties/{propertyKey}",
         "/rest/api/3/search",
+        "/rest/api/3/search/jql",
         "/rest/api/3/user/properties",
         "/rest/api/3/user/properties/{propertyKey}",
         APP_PROPERTIES,

@@ -4,12 +4,15 @@ from propledger.jira._auth import ConnectAuth, basic_auth
 from propledger.jira._client import JiraClient
 from propledger.jira._endpoints import property_keys_request, property_request
 from propledger.jira._retry import RetryPolicy
+from propledger.jira._search import SEARCH_PATH, search_issues
 
 __all__ = [
+    "SEARCH_PATH",
     "ConnectAuth",
     "JiraClient",
     "RetryPolicy",
     "basic_auth",
     "property_keys_request",
     "property_request",
+    "search_issues",
 ]

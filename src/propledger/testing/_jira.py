@@ -20,6 +20,7 @@ from propledger.testing._auth import CALLER_STATE, SITE_STATE, Caller, jira_erro
 from propledger.testing._lifecycle import InstallSigningKey, LifecycleMixin
 from propledger.testing._routes_misc import INSTALL_KEYS_PATH, misc_routes
 from propledger.testing._routes_properties import property_routes
+from propledger.testing._search import SearchQuirks, search_routes
 from propledger.testing._sites import FakeSite, normalize_base_url
 
 __all__ = ["FakeJira", "LoggedRequest"]
@@ -61,8 +62,13 @@ class FakeJira(LifecycleMixin):
         self.signing_key = InstallSigningKey()
         self.request_log: list[LoggedRequest] = []
         self._sites: list[FakeSite] = []
+        self.search_quirks = SearchQuirks()
         self.app = Starlette(
-            routes=property_routes() + misc_routes(self._public_key_pem),
+            routes=(
+                property_routes()
+                + misc_routes(self._public_key_pem)
+                + search_routes(self.search_quirks)
+            ),
             middleware=[Middleware(_SiteMiddleware, fake=self)],
             exception_handlers={HTTPException: _http_exception},
         )
