@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from propledger.errors import InvalidPayloadError, NotAdminError
+from propledger.export import EXPORT_FORMATS, export_inventory
 from propledger.ledger import Ledger
 from propledger.removal import job_status, removal_receipt, request_removal
 from propledger.web.auth import Caller, authenticate
@@ -98,8 +99,22 @@ def api_routes(ledger: Ledger) -> list[Route]:
             headers={"Content-Disposition": f'attachment; filename="removal-{job_id}.json"'},
         )
 
+    async def export(request: Request) -> Response:
+        caller = await _admin(request, ledger)
+        export_format = request.query_params.get("format", "csv")
+        client_key = caller.installation.client_key
+        chunks = await export_inventory(ledger.store, client_key, export_format)
+        filename = f"propledger-inventory-{caller.installation.host}.{export_format}"
+
+        return StreamingResponse(
+            chunks,
+            media_type=EXPORT_FORMATS[export_format],
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
     return [
         Route("/api/inventory", inventory, methods=["GET"]),
+        Route("/api/inventory/export", export, methods=["GET"]),
         Route("/api/removals", create_removal, methods=["POST"]),
         Route("/api/removals/{job_id}", removal, methods=["GET"]),
         Route("/api/removals/{job_id}/receipt", receipt, methods=["GET"]),

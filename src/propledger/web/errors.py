@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from propledger.errors import (
     AuthenticationError,
+    ConfigurationError,
     ConfirmationError,
     InvalidPayloadError,
     InvalidPropertyError,
@@ -29,6 +30,7 @@ _STATUS: list[tuple[type[PropledgerError], int]] = [
     (ConfirmationError, 400),
     (InvalidPayloadError, 400),
     (InvalidPropertyError, 400),
+    (ConfigurationError, 400),
     (JiraError, 502),
 ]
 
