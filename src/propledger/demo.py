@@ -1,8 +1,8 @@
 """The demo: the whole story of propledger against FakeJira, on 127.0.0.1.
 
-FakeJira and propledger's app both run under uvicorn; the app is installed through the
-signed lifecycle, writes properties through tracked writes, and a site admin removes
-them all over HTTP. The result says what was written and what is left.
+FakeJira and propledger's app both run under uvicorn. The app is installed through the
+signed lifecycle and writes properties through tracked writes. Then a site admin
+removes them all over HTTP, and the result reports what was written and what is left.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ async def _story(
     state = await _remove(fake, site, admin, http, app_url, report)
     rows = await ledger.store.count_inventory(site.client_key)
     remaining = site.property_count(prefixes=(f"{DEMO_APP_KEY}.",))
-    report(f"Removal ended {state}; the site holds {remaining} of the app's properties.")
+    report(f"Removal ended {state}; the site still contains {remaining} of the app's properties.")
 
     return {
         "properties_written": written,

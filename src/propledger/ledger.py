@@ -16,7 +16,7 @@ from propledger.tracking import TrackedSite
 __all__ = ["ADMIN_CHECK_TTL", "Ledger"]
 
 ADMIN_CHECK_TTL = 60.0
-"""Seconds a positive admin check is remembered."""
+"""Seconds a positive admin check is cached."""
 
 logger = logging.getLogger("propledger.ledger")
 
@@ -103,8 +103,8 @@ class Ledger:
         """Return whether the user is a Jira admin of the installation's site.
 
         Jira is asked with ``POST /rest/api/3/permissions/check``. A positive answer is
-        remembered for a minute, so a page polling a removal's progress does not ask
-        Jira on every poll; a negative answer is never remembered.
+        cached for a minute, so a page polling a removal's progress does not ask Jira
+        on every poll. A negative result is never cached.
         """
         cache_key = (installation.client_key, account_id)
         now = time.monotonic()

@@ -124,7 +124,7 @@ class TrackedEntity:
         return await self._site._client.get_property(self._ref(key))
 
     async def property_keys(self) -> list[str]:
-        """Return the keys this entity holds that lie within the app's key scope."""
+        """Return the property keys stored on this entity that lie within the key scope."""
         keys = await self._site._client.list_property_keys(self.entity_type, self.entity_id)
 
         return [key for key in keys or [] if key in self._site._scope]
@@ -139,7 +139,8 @@ class TrackedEntity:
         status = await site._client.delete_property(ref)
         if status not in (204, 404):
             raise JiraResponseError(
-                f"Jira answered {status} to deleting {ref}; the inventory keeps the row.",
+                f"Jira returned status {status} for the delete of {ref}, so the inventory keeps "
+                "the row. Retry the delete once the app has access again.",
                 status_code=status,
                 method="DELETE",
                 path=ref.entity_type.value,

@@ -29,7 +29,7 @@ class RemovalPlan:
     def describe(self) -> str:
         """Return the plan as one sentence, such as ``Would delete 3 properties: ...``."""
         if not self.total:
-            return f"Would delete nothing: the inventory of {self.base_url} holds no properties."
+            return f"Would delete nothing: the inventory of {self.base_url} lists no properties."
         parts = ", ".join(
             f"{count} {entity_type.value}" for entity_type, count in sorted(self.counts.items())
         )
