@@ -84,7 +84,12 @@ async def _story(
     tracked = await ledger.site(site.client_key)
     written = await _write(tracked, site, counts)
     summary = await ledger.inventory_summary(site.client_key)
-    report(f"Wrote {written} properties through tracked writes. Inventory: {summary}")
+    inventory = ", ".join(
+        f"{count} {state} {entity_type}"
+        for entity_type, states in summary.items()
+        for state, count in states.items()
+    )
+    report(f"Wrote {written} properties through tracked writes. Inventory: {inventory}.")
     state = await _remove(fake, site, admin, http, app_url, report)
     rows = await ledger.store.count_inventory(site.client_key)
     remaining = site.property_count(prefixes=(f"{DEMO_APP_KEY}.",))
@@ -146,7 +151,8 @@ async def _remove(
     for _ in range(600):
         status = (await http.get(f"{app_url}/api/removals/{job_id}", headers=headers)).json()
         if not status["active"]:
-            report(f"Removal totals: {status['totals']}")
+            totals = ", ".join(f"{count} {name}" for name, count in status["totals"].items())
+            report(f"Removal totals: {totals or 'nothing to remove'}.")
             return str(status["state"])
         await asyncio.sleep(0.1)
     raise TimeoutError(f"Removal {job_id} did not finish within 60 seconds.")

@@ -139,7 +139,11 @@ class Ledger:
         )
 
     async def inventory_summary(self, client_key: str) -> dict[str, dict[str, int]]:
-        """Return the installation's inventory counts per entity type and row state."""
+        """Return the installation's inventory counts per entity type and row state.
+
+        Raises :class:`~propledger.InstallationNotFoundError` for an unknown client key.
+        """
+        await self.store.get_installation(client_key)
         counts = await self.store.count_inventory(client_key)
 
         return {

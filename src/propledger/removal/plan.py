@@ -34,7 +34,9 @@ class RemovalPlan:
             f"{count} {entity_type.value}" for entity_type, count in sorted(self.counts.items())
         )
 
-        return f"Would delete {self.total} properties from {self.base_url}: {parts}."
+        noun = "property" if self.total == 1 else "properties"
+
+        return f"Would delete {self.total} {noun} from {self.base_url}: {parts}."
 
 
 async def plan_removal(store: Store, client_key: str) -> RemovalPlan:

@@ -60,8 +60,8 @@ def parse_url(url: str) -> URL:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise ConfigurationError(
-            "The database URL is not a valid SQLAlchemy URL. "
-            f"Use a URL such as {DEFAULT_DATABASE_URL!r}."
+            f"The database URL in {DATABASE_URL_ENV_VAR} or --database-url is not a valid "
+            f"SQLAlchemy URL. Use a URL such as {DEFAULT_DATABASE_URL!r}."
         ) from exc
 
     driver = _DRIVER_ALIASES.get(parsed.drivername)

@@ -28,15 +28,16 @@ _CLAIM_CANDIDATES = 10
 _CREATE_ATTEMPTS = 3
 
 
-def job_not_found(job_id: str) -> RemovalNotFoundError:
+def job_not_found(job_id: str, *, for_installation: bool = True) -> RemovalNotFoundError:
     """Build the error for a job that is missing or belongs to another installation.
 
     The message is the same in both cases, so that it reveals nothing about other
     installations' jobs.
     """
+    scope = " for this installation" if for_installation else ""
+
     return RemovalNotFoundError(
-        f"No removal job {job_id!r} was found for this installation. "
-        "Check the job id, or start a new removal."
+        f"No removal job {job_id!r} was found{scope}. Check the job id, or start a new removal."
     )
 
 
@@ -138,7 +139,7 @@ class JobQueries(StoreBase):
         async with self._read() as conn:
             row = (await conn.execute(statement)).first()
         if row is None:
-            raise job_not_found(job_id)
+            raise job_not_found(job_id, for_installation=client_key is not None)
 
         return _job_from_row(row)
 
