@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Collection
 from typing import Any
@@ -199,6 +200,20 @@ class InventoryQueries(StoreBase):
             counts.setdefault(entity_type, {})[state] = count
 
         return counts
+
+    async def last_found_by_scan(self, client_key: str) -> dt.datetime | None:
+        """Return when a scan last added a row to the installation's inventory, or None.
+
+        A scan adds only properties the inventory lacks, so a later scan that found
+        nothing new leaves this time unchanged.
+        """
+        statement = select(func.max(inventory.c.first_written_at)).where(
+            inventory.c.client_key == client_key, inventory.c.source == RowSource.SCAN
+        )
+        async with self._read() as conn:
+            found: dt.datetime | None = (await conn.execute(statement)).scalar_one()
+
+        return found
 
     async def iter_inventory(
         self,

@@ -19,6 +19,7 @@ from propledger.connect import InstallKeys
 from propledger.errors import PropledgerError
 from propledger.ledger import Ledger
 from propledger.removal import Worker
+from propledger.web.admin import admin_routes
 from propledger.web.api import api_routes
 from propledger.web.errors import handle_propledger_error
 from propledger.web.lifecycle import lifecycle_routes
@@ -32,7 +33,7 @@ logger = logging.getLogger("propledger.web")
 def create_app(
     ledger: Ledger, *, routes: Sequence[BaseRoute] = (), run_worker: bool = True
 ) -> Starlette:
-    """Return the ASGI app serving lifecycle callbacks and the admin API.
+    """Return the ASGI app serving lifecycle callbacks, the admin page and its API.
 
     ``routes`` adds the app's own routes, so a Connect app can be one Starlette app
     with propledger's routes mounted beside its own. With ``run_worker`` the app runs
@@ -69,6 +70,7 @@ def create_app(
             Route("/healthz", health, methods=["GET"]),
             *lifecycle_routes(ledger),
             *api_routes(ledger),
+            *admin_routes(ledger),
             *routes,
         ],
         lifespan=lifespan,
