@@ -10,6 +10,7 @@ from propledger.connect._tokens import APP_TOKEN_LIFETIME, encode_app_token
 from propledger.connect._verify import (
     SecretLookup,
     VerifiedToken,
+    claimed_issuer,
     token_from_request,
     verify_request_token,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "SecretLookup",
     "VerifiedToken",
     "canonical_request",
+    "claimed_issuer",
     "encode_app_token",
     "query_string_hash",
     "token_from_request",
