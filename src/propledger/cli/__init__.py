@@ -16,6 +16,7 @@ import click
 
 from propledger.cli._common import database_option, run_async
 from propledger.cli._removal import removal
+from propledger.cli._secrets import secrets
 
 __all__ = ["main"]
 
@@ -185,3 +186,4 @@ def inventory_export(client_key: str, export_format: str, output: Any, database_
 
 
 main.add_command(removal)
+main.add_command(secrets)
