@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from propledger.cli._common import database_option, run_async
+from propledger.cli._descriptor import descriptor
 from propledger.cli._removal import removal
 from propledger.cli._secrets import secrets
 
@@ -187,3 +188,4 @@ def inventory_export(client_key: str, export_format: str, output: Any, database_
 
 main.add_command(removal)
 main.add_command(secrets)
+main.add_command(descriptor)
