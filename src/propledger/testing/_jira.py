@@ -55,12 +55,19 @@ class FakeJira(LifecycleMixin):
     When exactly one site exists every request goes to it. With several, the request's
     Host header must match a site's base URL, or FakeJira returns 404. Routes under
     ``/_fake/`` are FakeJira's own (the lifecycle key server), not Jira's.
+
+    For tests that check logs for leaks, ``issued_secrets`` holds every shared secret
+    FakeJira issued, ``minted_tokens`` every JWT it signed, and ``received_credentials``
+    every credential that came with a request to a Jira route.
     """
 
     def __init__(self, *, app_key: str = "com.example.app") -> None:
         self.app_key = app_key
         self.signing_key = InstallSigningKey()
         self.request_log: list[LoggedRequest] = []
+        self.issued_secrets: list[str] = []
+        self.minted_tokens: list[str] = []
+        self.received_credentials: list[str] = []
         self._sites: list[FakeSite] = []
         self.search_quirks = SearchQuirks()
         self.app = Starlette(
@@ -151,6 +158,7 @@ class _SiteMiddleware:
             return
         body, replay = await _buffer_body(receive)
         headers = dict(scope.get("headers", []))
+        self.fake.received_credentials.extend(_credentials(scope, headers))
         host = headers.get(b"host", b"").decode("latin-1") or None
         site = self.fake.site_for_host(host)
         state: dict[str, Any] = scope.setdefault("state", {})
@@ -171,6 +179,18 @@ class _SiteMiddleware:
                 await self.app(scope, replay, send_and_record)
         finally:
             self.fake.request_log.append(_log_entry(scope, site, status, state, body))
+
+
+def _credentials(scope: Scope, headers: dict[bytes, bytes]) -> list[str]:
+    found = []
+    _, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    if credentials.strip():
+        found.append(credentials.strip())
+    for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+        if name == "jwt":
+            found.append(value)
+
+    return found
 
 
 async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:
