@@ -175,7 +175,7 @@ def test_fake_routes_only_under_fake_prefix(fake: FakeJira) -> None:
         if isinstance(route, Route) and route.path.startswith("/_fake/")
     ]
 
-    assert own == ["/_fake/install-keys/{kid}"]
+    assert own == ["/_fake/install-keys/{kid}", "/_fake/forge/jwks.json"]
 
 
 @pytest.mark.parametrize("version", ["3", "2"])

@@ -1,13 +1,21 @@
 """Forge Remote: invocation-token verification, installations and the app system token."""
 
 from propledger.forge._auth import ForgeSystemAuth
+from propledger.forge._installations import (
+    FORGE_CLIENT_KEY_PREFIX,
+    forge_client_key,
+    record_invocation,
+)
+from propledger.forge._keys import ForgeKeys
+from propledger.forge._token import FORGE_ISSUER, Invocation, verify_invocation_token
 
-__all__ = ["FORGE_CLIENT_KEY_PREFIX", "ForgeSystemAuth", "forge_client_key"]
-
-FORGE_CLIENT_KEY_PREFIX = "forge:"
-"""Prefix of the client keys propledger gives Forge installations; no Connect key has it."""
-
-
-def forge_client_key(installation_id: str) -> str:
-    """Return the client key under which a Forge installation is stored."""
-    return FORGE_CLIENT_KEY_PREFIX + installation_id
+__all__ = [
+    "FORGE_CLIENT_KEY_PREFIX",
+    "FORGE_ISSUER",
+    "ForgeKeys",
+    "ForgeSystemAuth",
+    "Invocation",
+    "forge_client_key",
+    "record_invocation",
+    "verify_invocation_token",
+]

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from propledger.model import JSONValue
 from propledger.testing._auth import CALLER_STATE, SITE_STATE, Caller, jira_error
+from propledger.testing._forge import ForgeMixin, forge_key_routes
 from propledger.testing._lifecycle import InstallSigningKey, LifecycleMixin
 from propledger.testing._routes_misc import INSTALL_KEYS_PATH, misc_routes
 from propledger.testing._routes_properties import property_routes
@@ -43,13 +44,13 @@ class LoggedRequest:
     path: str
     query: dict[str, str]
     status: int
-    auth: Literal["jwt", "basic"] | None = None
+    auth: Literal["jwt", "forge", "basic"] | None = None
     issuer: str | None = None
     account_id: str | None = None
     body: JSONValue = None
 
 
-class FakeJira(LifecycleMixin):
+class FakeJira(LifecycleMixin, ForgeMixin):
     """Simulated Jira Cloud sites behind one Starlette app, for tests and demos.
 
     When exactly one site exists every request goes to it. With several, the request's
@@ -64,6 +65,7 @@ class FakeJira(LifecycleMixin):
     def __init__(self, *, app_key: str = "com.example.app") -> None:
         self.app_key = app_key
         self.signing_key = InstallSigningKey()
+        self.forge_signing_key = InstallSigningKey()
         self.request_log: list[LoggedRequest] = []
         self.issued_secrets: list[str] = []
         self.minted_tokens: list[str] = []
@@ -75,6 +77,7 @@ class FakeJira(LifecycleMixin):
                 property_routes()
                 + misc_routes(self._public_key_pem)
                 + search_routes(self.search_quirks)
+                + forge_key_routes(self.forge_key_set)
             ),
             middleware=[Middleware(_SiteMiddleware, fake=self)],
             exception_handlers={HTTPException: _http_exception},

@@ -17,10 +17,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from propledger.connect import InstallKeys
 from propledger.errors import PropledgerError
+from propledger.forge import ForgeKeys
 from propledger.ledger import Ledger
 from propledger.removal import Worker
 from propledger.web.api import api_routes
 from propledger.web.errors import handle_propledger_error
+from propledger.web.forge import forge_routes
 from propledger.web.lifecycle import lifecycle_routes
 
 __all__ = ["create_app"]
@@ -47,6 +49,7 @@ def create_app(
         if settings.jira_transport is not None:
             keys_client = httpx.AsyncClient(transport=settings.jira_transport)
         app.state.install_keys = InstallKeys(settings.install_keys_url, client=keys_client)
+        app.state.forge_keys = ForgeKeys(settings.forge_jwks_url, client=keys_client)
         worker_task = None
         if run_worker:
             worker_task = asyncio.create_task(Worker(ledger).run_forever(), name="removal-worker")
@@ -58,6 +61,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
             await app.state.install_keys.aclose()
+            await app.state.forge_keys.aclose()
             if keys_client is not None:
                 await keys_client.aclose()
 
@@ -69,6 +73,7 @@ def create_app(
             Route("/healthz", health, methods=["GET"]),
             *lifecycle_routes(ledger),
             *api_routes(ledger),
+            *(forge_routes(ledger) if ledger.settings.forge_app_id else []),
             *routes,
         ],
         lifespan=lifespan,
