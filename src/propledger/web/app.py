@@ -39,7 +39,8 @@ def create_app(
     ``routes`` adds the app's own routes, so a Connect app can be one Starlette app
     with propledger's routes mounted beside its own. With ``run_worker`` the app runs
     one removal worker in-process for its lifetime, which also resumes any removal
-    found unfinished at start-up.
+    found unfinished at start-up. The Forge Remote routes are served when the settings
+    name a Forge app id.
     """
 
     @contextlib.asynccontextmanager
