@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
 from propledger.forge._token import Invocation
 from propledger.model import Installation, InstallationState
 from propledger.store import Store
 
 __all__ = ["FORGE_CLIENT_KEY_PREFIX", "forge_client_key", "record_invocation"]
 
-logger = logging.getLogger("propledger.forge")
-
 FORGE_CLIENT_KEY_PREFIX = "forge:"
-"""Prefix of the client keys propledger gives Forge installations; no Connect key has it."""
+"""Prefix of the client keys propledger gives Forge installations. No Connect key has it."""
 
 
 def forge_client_key(installation_id: str) -> str:
@@ -35,10 +31,13 @@ async def record_invocation(
     """Store the installation a verified invocation came from, with its system token.
 
     The installation's base URL is ``api_base_url`` with ``{cloudId}`` replaced by the
-    site's cloud id, and its shared secret column keeps the latest app system token,
+    site's cloud id. Its shared secret column keeps the latest app system token,
     encrypted at rest like a Connect shared secret, so that a removal worker in any
     process can call Jira. Another Forge installation on the same site, left over from
     an earlier install, is superseded.
+
+    NOTE: the system token expires. A removal that outlasts it gets 401 answers from
+    Jira until the admin page's next call stores a fresh token.
     """
     installation = Installation(
         client_key=forge_client_key(invocation.installation_id),
