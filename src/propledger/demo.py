@@ -35,9 +35,14 @@ async def run_demo(
     app_properties: int = 3,
     database_url: str | None = None,
     report: Report = print,
+    fake: FakeJira | None = None,
 ) -> dict[str, Any]:
-    """Run the demo and return its result, as ``propledger demo --json`` prints it."""
-    fake = FakeJira(app_key=DEMO_APP_KEY)
+    """Run the demo and return its result, as ``propledger demo --json`` prints it.
+
+    ``fake`` is the FakeJira to run against, for a caller that inspects it afterwards;
+    its app key must be :data:`DEMO_APP_KEY`.
+    """
+    fake = fake or FakeJira(app_key=DEMO_APP_KEY)
     with tempfile.TemporaryDirectory(prefix="propledger-demo-") as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"
         async with serve(fake.app) as jira_url:

@@ -12,8 +12,10 @@ import sys
 import click
 
 from propledger.cli._demo import demo
+from propledger.cli._descriptor import descriptor
 from propledger.cli._inventory import inventory
 from propledger.cli._removal import removal
+from propledger.cli._secrets import secrets
 from propledger.cli._serve import fake_jira, serve, worker
 
 __all__ = ["main"]
@@ -41,3 +43,7 @@ main.add_command(worker)
 main.add_command(fake_jira)
 main.add_command(inventory)
 main.add_command(removal)
+main.add_command(secrets)
+main.add_command(descriptor)
+main.add_command(secrets)
+main.add_command(descriptor)

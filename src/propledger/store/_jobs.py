@@ -133,6 +133,10 @@ class JobQueries(StoreBase):
         Raises RemovalNotFoundError when the job is missing or belongs to another
         installation, with the same message in both cases.
         """
+        # Ids are 32 hex digits; other text, such as a NUL that PostgreSQL rejects, is
+        # simply not found.
+        if not (0 < len(job_id) <= 32 and job_id.isascii() and job_id.isalnum()):
+            raise job_not_found(job_id)
         statement = select(removal_jobs).where(removal_jobs.c.id == job_id)
         if client_key is not None:
             statement = statement.where(removal_jobs.c.client_key == client_key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -18,7 +19,9 @@ from propledger.store._installations import InstallationQueries
 from propledger.store._inventory import InventoryQueries
 from propledger.store._items import ItemQueries
 from propledger.store._jobs import JobQueries
+from propledger.store._lifecycle import LifecycleQueries
 from propledger.store._schema import metadata
+from propledger.store._secrets import SecretCodec
 
 __all__ = ["Store"]
 
@@ -29,31 +32,41 @@ logger = logging.getLogger("propledger.store")
 _SCHEMA_LOCK_KEY = 0x70726F706C6564  # "propled" in ASCII
 
 
-class Store(InstallationQueries, InventoryQueries, JobQueries, ItemQueries):
+class Store(InstallationQueries, LifecycleQueries, InventoryQueries, JobQueries, ItemQueries):
     """propledger's database: installations, the inventory and removal jobs.
 
     Open it with :meth:`open` and close it with :meth:`close`, or use it as an async
     context manager. Every method runs in its own transaction.
     """
 
-    def __init__(self, engine: AsyncEngine, url: URL) -> None:
-        super().__init__(engine)
+    def __init__(self, engine: AsyncEngine, url: URL, secrets: SecretCodec | None = None) -> None:
+        super().__init__(engine, secrets)
         self._url = url
 
     @classmethod
-    async def open(cls, url: str | None = None, *, must_exist: bool = False) -> Store:
+    async def open(
+        cls,
+        url: str | None = None,
+        *,
+        secret_keys: Sequence[str] | None = None,
+        must_exist: bool = False,
+    ) -> Store:
         """Connect to the database and create the tables that are missing.
 
         ``url`` defaults to ``PROPLEDGER_DATABASE_URL``, else ``sqlite+aiosqlite:///propledger.db``.
-        With ``must_exist``, a SQLite file that does not exist yet is an error instead of
-        a new empty database, so read-only commands do not create one by mistake. Raises
+        ``secret_keys`` are the Fernet keys that encrypt shared secrets at rest, the
+        first one for new values; they default to ``PROPLEDGER_SECRET_KEY``, and an
+        empty sequence stores secrets as plain text. With ``must_exist``, a SQLite file
+        that does not exist yet is an error instead of a new empty database, so
+        read-only commands do not create one by mistake. Raises
         :class:`~propledger.errors.StoreUnavailableError` when the database cannot be
         opened or reached.
         """
         parsed = parse_url(database_url_from_env() if url is None else url)
         _check_sqlite_file(parsed, must_exist=must_exist)
+        secrets = SecretCodec.from_env() if secret_keys is None else SecretCodec(secret_keys)
         engine = create_engine(parsed)
-        store = cls(engine, parsed)
+        store = cls(engine, parsed, secrets)
         try:
             await store._create_schema()
         except DBAPIError as exc:
