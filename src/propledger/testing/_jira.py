@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from propledger.model import JSONValue
 from propledger.testing._auth import CALLER_STATE, SITE_STATE, Caller, jira_error
 from propledger.testing._lifecycle import InstallSigningKey, LifecycleMixin
+from propledger.testing._routes_directory import directory_routes
 from propledger.testing._routes_misc import INSTALL_KEYS_PATH, misc_routes
 from propledger.testing._routes_properties import property_routes
 from propledger.testing._search import SearchQuirks, search_routes
@@ -68,6 +69,7 @@ class FakeJira(LifecycleMixin):
                 property_routes()
                 + misc_routes(self._public_key_pem)
                 + search_routes(self.search_quirks)
+                + directory_routes()
             ),
             middleware=[Middleware(_SiteMiddleware, fake=self)],
             exception_handlers={HTTPException: _http_exception},

@@ -1,5 +1,7 @@
 """FakeJira's enhanced JQL search: ``/rest/api/3/search/jql`` with token paging.
 
+``/rest/api/3/search/approximate-count`` counts the issues a query finds, exactly.
+
 FakeJira understands a small part of JQL, enough for propledger's scans and checks:
 clauses joined by ``AND`` on ``id``/``issue``/``key`` (``in``, ``=``, ``>``, ``>=``)
 and ``project`` (``=``, ``in``, ``is not EMPTY``), and any ``ORDER BY``, which sorts by
@@ -164,12 +166,7 @@ async def _search(
     offset = _offset(body.get("nextPageToken"), jql)
     if offset is None:
         return jira_error(400, "The nextPageToken is invalid or belongs to another query.")
-    visible = [
-        issue
-        for issue in sorted(site.issues.values(), key=lambda issue: int(issue.id))
-        if (not caller.is_app or not site.is_issue_hidden(issue.id))
-        and all(test(site, issue) for test in tests)
-    ]
+    visible = _matching_issues(site, caller, tests)
     page = visible[offset : offset + max(limit, 1)]
     is_last = offset + len(page) >= len(visible)
     result: dict[str, Any] = {"issues": [_issue_json(site, issue, fields, keys) for issue in page]}
@@ -184,13 +181,43 @@ async def _search(
     return JiraJSONResponse(result)
 
 
+def _matching_issues(
+    site: FakeSite, caller: Caller, tests: list[Callable[[FakeSite, FakeIssue], bool]]
+) -> list[FakeIssue]:
+    return [
+        issue
+        for issue in sorted(site.issues.values(), key=lambda issue: int(issue.id))
+        if (not caller.is_app or not site.is_issue_hidden(issue.id))
+        and all(test(site, issue) for test in tests)
+    ]
+
+
+async def _count(request: Request, site: FakeSite, caller: Caller) -> Response:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return jira_error(400, "The request body is not valid JSON.")
+    if not isinstance(body, dict):
+        return jira_error(400, "The request body must be a JSON object.")
+    tests, error = _parse(str(body.get("jql") or ""))
+    if error:
+        return jira_error(400, error)
+
+    return JiraJSONResponse({"count": len(_matching_issues(site, caller, tests))})
+
+
 def search_routes(quirks: SearchQuirks) -> list[Route]:
-    """Return the enhanced search routes; ``quirks`` is read on every request."""
+    """Return the enhanced search and count routes; ``quirks`` is read on every request."""
 
     async def search(request: Request, site: FakeSite, caller: Caller) -> Response:
         return await _search(request, site, caller, quirks)
 
-    return [
+    routes = [
         Route(f"/rest/api/{version}/search/jql", jira_endpoint(search), methods=["GET", "POST"])
         for version in ("3", "2")
     ]
+    routes.append(
+        Route("/rest/api/3/search/approximate-count", jira_endpoint(_count), methods=["POST"])
+    )
+
+    return routes
