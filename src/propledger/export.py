@@ -59,9 +59,9 @@ ValueReader = Callable[[Sequence[InventoryRow]], Awaitable[list[JSONValue | None
 def site_value_reader(client: JiraClient, *, concurrency: int = 8) -> ValueReader:
     """Return a reader of the rows' current values from the site, through ``client``.
 
-    Only pending and present rows are read, at most ``concurrency`` at a time; a row
-    that is removed or gone, or whose property Jira does not find, reads as None. A
-    failed read raises :class:`~propledger.JiraError` and ends the export.
+    Only pending and present rows are read, at most ``concurrency`` at a time. A row
+    that is removed or gone reads as None, and so does one whose property Jira does not
+    find. A failed read raises :class:`~propledger.JiraError` and ends the export.
     """
     semaphore = asyncio.Semaphore(concurrency)
 

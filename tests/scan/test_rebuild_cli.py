@@ -113,6 +113,16 @@ async def test_rebuild_dry_run_writes_nothing(served: Served):
     assert await served.rows() == {}
 
 
+async def test_rebuild_dry_run_table_title(served: Served):
+    result = await served.invoke("rebuild", "--installation", served.site.client_key, "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].strip() == (
+        f"Inventory rebuild of {served.site.client_key} (dry run: nothing was written)"
+    )
+    assert await served.rows() == {}
+
+
 async def test_rebuild_operator_mode(served: Served, tmp_path: Path):
     admin = served.site.add_user(is_admin=True, email=EMAIL)
     served.site.add_api_token(EMAIL, API_TOKEN, admin.account_id)

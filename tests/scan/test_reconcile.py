@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import httpx
@@ -143,8 +144,8 @@ async def test_hidden_entity_unverified(site, store, client, installation, caplo
 async def test_search_lag_keeps_row(fake, site, store, client, installation):
     issue = site.add_issue()
     await tracked(installation, store, client).issue(issue.id).set_property(KEY_A, 1)
-    # An exact-key scope finds issues by search; a search that misses the issue
-    # stands in for Jira's search index lagging behind a write.
+    # An exact-key scope finds issues by search. A search that misses the issue
+    # simulates Jira's search index lagging behind a write.
     scope = KeyScope(keys=frozenset({KEY_A}))
     options = ScanOptions(entity_types=(EntityType.ISSUE,), jql="id = 99999")
 
@@ -264,3 +265,19 @@ async def test_row_written_during_scan_kept(fake, site, store, installation):
     assert summary.counts[EntityType.ISSUE] == ReconcileCounts()
     row = await store.get_row(installation.client_key, ref(issue.id))
     assert row.state is RowState.PENDING
+
+
+async def test_tracked_write_records_canonical_digest(site, store, client, installation):
+    issue = site.add_issue()
+
+    await (
+        tracked(installation, store, client)
+        .issue(issue.id)
+        .set_property(KEY_A, {"z": 1, "a": [True]})
+    )
+
+    row = await store.get_row(installation.client_key, ref(issue.id))
+    assert row.value_sha256 == hashlib.sha256(b'{"a":[true],"z":1}').hexdigest()
+    assert row.value_size == len('{"z":1,"a":[true]}')
+    assert issue.properties[KEY_A] == {"z": 1, "a": [True]}
+    assert list(issue.properties[KEY_A]) == ["z", "a"]

@@ -100,7 +100,7 @@ def _print_table(summary: RebuildSummary) -> None:
     title = f"Inventory rebuild of {summary.client_key}"
     if summary.dry_run:
         title += " (dry run: nothing was written)"
-    table = Table(title=title, box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
     fields = list(summary.total.as_dict())
     table.add_column("type")
     for field in fields:
@@ -109,7 +109,9 @@ def _print_table(summary: RebuildSummary) -> None:
         table.add_row(entity_type.value, *(str(value) for value in counts.as_dict().values()))
     table.add_section()
     table.add_row("total", *(str(value) for value in summary.total.as_dict().values()))
-    Console(soft_wrap=False).print(table)
+    console = Console()
+    console.print(title, soft_wrap=True, markup=False, highlight=False)
+    console.print(table)
 
 
 async def _run(
@@ -166,7 +168,7 @@ async def _run(
 @click.option("--site", help="Operator mode: the site's base URL, scanned with an API token.")
 @click.option("--email", help="Operator mode: the email address of the API token's owner.")
 @click.option(
-    "--token-env", help="Operator mode: the environment variable that holds the API token."
+    "--token-env", help="Operator mode: the environment variable that contains the API token."
 )
 @click.option("--concurrency", default=8, show_default=True, help="Requests in flight at once.")
 @click.option("--max-rate", type=float, help="Entity requests started per second at most.")

@@ -2,8 +2,8 @@
 
 ``GET /rest/api/3/project/search`` returns a page object with ``values`` and ``isLast``.
 ``GET /rest/api/3/users/search`` returns a bare list with no end marker, so its paging
-stops at the first empty page. Jira answers 403 to a Connect app that calls it: only a
-user with an API token can list users.
+stops at the first empty page. Jira returns 403 to a Connect app that calls it, because
+only a user with an API token can list users.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ ProgressCallback = Callable[[EntityType, int, int | None], None]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ScanOptions:
-    """What a scan enumerates and how fast it sends requests.
+    """The entities a scan enumerates and the pace of its requests.
 
     ``account_ids`` adds users to the users the inventory already names.
     ``search_users`` also lists every user with ``GET /rest/api/3/users/search``, which

@@ -7,8 +7,8 @@ For each inventory row within the key scope:
   takes the scanned digest and source scan while it stays present;
 - found, but recorded removed or gone: reappeared, and present again;
 - recorded present or pending, but not found: the entity's keys are listed again. A
-  key still absent makes the row gone; a 404, which may mean that the entity is hidden
-  from the caller, leaves the row as it is and counts it unverified.
+  key still absent makes the row gone. A 404 leaves the row as it is and counts it
+  unverified, because it may mean that the entity is hidden from the caller.
 
 Rows written after the scan of their entity type started are left alone, because the
 scan may have read the site before the write reached it.
@@ -39,10 +39,10 @@ _LIVE_STATES = (RowState.PENDING, RowState.PRESENT)
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ReconcileCounts:
-    """What reconciling one entity type found and changed.
+    """Counts of one entity type's reconcile: properties found and rows changed.
 
-    ``found`` counts the properties within the key scope that the site holds; the other
-    fields count inventory rows by what reconcile did, or would do in a dry run.
+    ``found`` counts the properties within the key scope that the site contains. The
+    other fields count inventory rows by what reconcile did, or would do in a dry run.
     """
 
     found: int = 0

@@ -4,7 +4,7 @@ Issues are found with the enhanced JQL search. When the key scope has only exact
 the search returns their values directly, up to five keys per pass. Key prefixes cannot
 be searched for, so then the search lists issue ids only and the scanner lists each
 issue's property keys. Users, projects and the app itself are listed entity by entity.
-Every value found is read and digested, so that a reconcile can tell a drifted value.
+Every value found is read and digested, so that reconcile can detect drift.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from functools import partial
 from typing import Any, TypeVar
 
-from propledger.errors import JiraError
+from propledger.errors import ConfigurationError, JiraError
 from propledger.hashing import ValueDigest, digest_value
 from propledger.jira import JiraClient, count_issues, search_issues, search_projects, search_users
 from propledger.jira._search import MAX_SEARCH_PROPERTY_KEYS
@@ -87,7 +87,7 @@ class SiteScanner:
         self._pacer = RequestPacer(options.max_requests_per_second)
 
     async def scan(self, entity_type: EntityType, *, account_ids: Iterable[str] = ()) -> Found:
-        """Return the properties of one entity type that the site holds within the scope.
+        """Return the properties of one entity type within the scope that the site contains.
 
         ``account_ids`` names the users to scan, in addition to those of
         ``ScanOptions.account_ids`` and, with ``ScanOptions.search_users``, every user
@@ -114,7 +114,7 @@ class SiteScanner:
         if entity_type is EntityType.APP:
             progress.start(1)
             return await self._list_each(EntityType.APP, [self._app_key], progress)
-        raise ValueError(f"A scan cannot enumerate {entity_type.value} properties.")
+        raise ConfigurationError(f"A scan cannot enumerate {entity_type.value} properties.")
 
     async def property_keys(self, entity_type: EntityType, entity_id: str) -> list[str] | None:
         """Return every property key of one entity, or None when Jira returns 404.

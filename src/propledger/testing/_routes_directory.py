@@ -2,7 +2,7 @@
 
 Both page by ``startAt`` and ``maxResults``. ``project/search`` returns Jira's page
 object, at most 100 projects per page. ``users/search`` returns a bare list of up to
-1000 users, and answers 403 to Connect apps, as Jira does for an endpoint whose Connect
+1000 users, and returns 403 to Connect apps, as Jira does for an endpoint whose Connect
 scope is ``INACCESSIBLE``.
 """
 

@@ -18,6 +18,8 @@ import base64
 import dataclasses
 import json
 import re
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -100,23 +102,54 @@ def _clause_test(field: str, op: str, value: str) -> Callable[[FakeSite, FakeIss
     return matches
 
 
-def _token(offset: int, jql: str) -> str:
-    raw = json.dumps({"offset": offset, "jql": jql}).encode()
+class _Cursors:
+    """The matching issues of recent searches, kept so that later pages reuse them.
+
+    Filtering and sorting every issue of the site for each page would make a paged
+    search of a large site quadratic. A search's issues are fixed when its first page
+    is served, as a database cursor fixes its rows. Their properties are read when each
+    page is served.
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._searches: OrderedDict[str, tuple[bool, list[FakeIssue]]] = OrderedDict()
+
+    def get(self, search_id: str | None, caller: Caller) -> list[FakeIssue] | None:
+        stored = self._searches.get(search_id or "")
+        if stored is None or stored[0] != caller.is_app:
+            return None
+
+        return stored[1]
+
+    def start(self, issues: list[FakeIssue], caller: Caller) -> str:
+        search_id = uuid.uuid4().hex
+        self._searches[search_id] = (caller.is_app, issues)
+        while len(self._searches) > self._size:
+            self._searches.popitem(last=False)
+
+        return search_id
+
+
+def _token(offset: int, jql: str, search_id: str) -> str:
+    raw = json.dumps({"offset": offset, "jql": jql, "search": search_id}).encode()
 
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _offset(token: str | None, jql: str) -> int | None:
+def _read_token(token: str | None, jql: str) -> tuple[int, str | None] | None:
+    """Return the offset and search id of a token, or None if it is invalid."""
     if not token:
-        return 0
+        return 0, None
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except ValueError:
         return None
     if not isinstance(data, dict) or data.get("jql") != jql:
         return None
+    search_id = data.get("search")
 
-    return int(data.get("offset", 0))
+    return int(data.get("offset", 0)), search_id if isinstance(search_id, str) else None
 
 
 def _issue_json(
@@ -133,7 +166,7 @@ def _issue_json(
 
 
 async def _search(
-    request: Request, site: FakeSite, caller: Caller, quirks: SearchQuirks
+    request: Request, site: FakeSite, caller: Caller, quirks: SearchQuirks, cursors: _Cursors
 ) -> Response:
     if request.method == "POST":
         try:
@@ -163,10 +196,14 @@ async def _search(
     limit = min(
         int(body.get("maxResults") or 50), MAX_PAGE_WITH_DETAILS if detailed else MAX_PAGE_IDS_ONLY
     )
-    offset = _offset(body.get("nextPageToken"), jql)
-    if offset is None:
+    position = _read_token(body.get("nextPageToken"), jql)
+    if position is None:
         return jira_error(400, "The nextPageToken is invalid or belongs to another query.")
-    visible = _matching_issues(site, caller, tests)
+    offset, search_id = position
+    visible = cursors.get(search_id, caller)
+    if search_id is None or visible is None:
+        visible = _matching_issues(site, caller, tests)
+        search_id = cursors.start(visible, caller)
     page = visible[offset : offset + max(limit, 1)]
     is_last = offset + len(page) >= len(visible)
     result: dict[str, Any] = {"issues": [_issue_json(site, issue, fields, keys) for issue in page]}
@@ -176,7 +213,7 @@ async def _search(
     result["isLast"] = is_last
     if not is_last:
         token_offset = limit if quirks.repeat_token else offset + len(page)
-        result["nextPageToken"] = _token(token_offset, jql)
+        result["nextPageToken"] = _token(token_offset, jql, search_id)
 
     return JiraJSONResponse(result)
 
@@ -209,8 +246,10 @@ async def _count(request: Request, site: FakeSite, caller: Caller) -> Response:
 def search_routes(quirks: SearchQuirks) -> list[Route]:
     """Return the enhanced search and count routes; ``quirks`` is read on every request."""
 
+    cursors = _Cursors()
+
     async def search(request: Request, site: FakeSite, caller: Caller) -> Response:
-        return await _search(request, site, caller, quirks)
+        return await _search(request, site, caller, quirks, cursors)
 
     routes = [
         Route(f"/rest/api/{version}/search/jql", jira_endpoint(search), methods=["GET", "POST"])
