@@ -29,7 +29,8 @@ def test_demo_json_last_line():
     )
 
     assert completed.returncode == 0, completed.stderr
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    # With --json, stdout holds only the JSON line; progress goes to stderr.
+    result = json.loads(completed.stdout)
     assert result["properties_written"] == 26
     assert result["inventory_rows"] == 26
     assert result["removal_state"] == "completed"

@@ -76,10 +76,14 @@ async def test_uninstall_then_disable_stays_uninstalled(
     )
 
     stored = await ledger.store.get_installation(installed.client_key)
+    transitions = await ledger.store.list_transitions(installed.client_key)
     assert uninstalled.status_code == 204
-    assert disabled.status_code == 401
-    assert disabled.json() == {"error": "Invalid or missing token: unknown issuer."}
+    assert disabled.status_code == 204
     assert stored.state is InstallationState.UNINSTALLED
+    assert [(item.event, item.to_state) for item in transitions] == [
+        ("installed", InstallationState.INSTALLED),
+        ("uninstalled", InstallationState.UNINSTALLED),
+    ]
 
 
 async def test_disable_and_enable(

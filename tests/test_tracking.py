@@ -10,6 +10,7 @@ import pytest
 
 from propledger.errors import (
     InvalidPropertyError,
+    JiraResponseError,
     JiraTransportError,
     OutOfScopeError,
     PropertyKeyError,
@@ -212,3 +213,31 @@ async def test_delete_property_marks_row(ledger, installed: FakeSite, fake: Fake
     assert row is not None
     assert row.state is RowState.GONE
     assert [entry.status for entry in fake.request_log] == [201, 204, 404]
+
+
+async def test_rejected_put_discards_new_row(ledger, installed: FakeSite, fake: FakeJira):
+    site = await ledger.site(installed.client_key)
+
+    with pytest.raises(JiraResponseError) as caught:
+        await site.issue("99999").set_property(KEY, {"items": []})
+
+    assert caught.value.status_code == 404
+    assert await ledger.store.count_inventory(installed.client_key) == {}
+    assert [(entry.method, entry.status) for entry in fake.request_log] == [("PUT", 404)]
+
+
+async def test_rejected_update_keeps_present_row(ledger, installed: FakeSite):
+    issue_id = next(iter(installed.issues))
+    site = await ledger.site(installed.client_key)
+    await site.issue(issue_id).set_property(KEY, {"v": 1})
+    installed.hidden_issue_ids.add(issue_id)
+
+    with pytest.raises(JiraResponseError):
+        await site.issue(issue_id).set_property(KEY, {"v": 2})
+
+    row = await ledger.store.get_row(
+        installed.client_key, PropertyRef(EntityType.ISSUE, issue_id, KEY)
+    )
+    assert row is not None
+    assert row.state is RowState.PRESENT
+    assert row.value_sha256 == hashlib.sha256(b'{"v":1}').hexdigest()

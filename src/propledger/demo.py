@@ -1,8 +1,8 @@
 """The demo: the whole story of propledger against FakeJira, on 127.0.0.1.
 
-FakeJira and propledger's app both run under uvicorn; the app is installed through the
-signed lifecycle, writes properties through tracked writes, and a site admin removes
-them all over HTTP. The result says what was written and what is left.
+FakeJira and propledger's app both run under uvicorn. The app is installed through the
+signed lifecycle and writes properties through tracked writes. Then a site admin
+removes them all over HTTP, and the result reports what was written and what is left.
 """
 
 from __future__ import annotations
@@ -35,9 +35,14 @@ async def run_demo(
     app_properties: int = 3,
     database_url: str | None = None,
     report: Report = print,
+    fake: FakeJira | None = None,
 ) -> dict[str, Any]:
-    """Run the demo and return its result, as ``propledger demo --json`` prints it."""
-    fake = FakeJira(app_key=DEMO_APP_KEY)
+    """Run the demo and return its result, as ``propledger demo --json`` prints it.
+
+    ``fake`` is the FakeJira to run against, for a caller that inspects it afterwards;
+    its app key must be :data:`DEMO_APP_KEY`.
+    """
+    fake = fake or FakeJira(app_key=DEMO_APP_KEY)
     with tempfile.TemporaryDirectory(prefix="propledger-demo-") as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"
         async with serve(fake.app) as jira_url:
@@ -84,11 +89,16 @@ async def _story(
     tracked = await ledger.site(site.client_key)
     written = await _write(tracked, site, counts)
     summary = await ledger.inventory_summary(site.client_key)
-    report(f"Wrote {written} properties through tracked writes. Inventory: {summary}")
+    inventory = ", ".join(
+        f"{count} {state} {entity_type}"
+        for entity_type, states in summary.items()
+        for state, count in states.items()
+    )
+    report(f"Wrote {written} properties through tracked writes. Inventory: {inventory}.")
     state = await _remove(fake, site, admin, http, app_url, report)
     rows = await ledger.store.count_inventory(site.client_key)
     remaining = site.property_count(prefixes=(f"{DEMO_APP_KEY}.",))
-    report(f"Removal ended {state}; the site holds {remaining} of the app's properties.")
+    report(f"Removal ended {state}; the site still contains {remaining} of the app's properties.")
 
     return {
         "properties_written": written,
@@ -146,7 +156,8 @@ async def _remove(
     for _ in range(600):
         status = (await http.get(f"{app_url}/api/removals/{job_id}", headers=headers)).json()
         if not status["active"]:
-            report(f"Removal totals: {status['totals']}")
+            totals = ", ".join(f"{count} {name}" for name, count in status["totals"].items())
+            report(f"Removal totals: {totals or 'nothing to remove'}.")
             return str(status["state"])
         await asyncio.sleep(0.1)
     raise TimeoutError(f"Removal {job_id} did not finish within 60 seconds.")

@@ -13,6 +13,7 @@ built-in that fits, so callers can catch either::
     ├── NotAdminError (PermissionError)        the caller is not a Jira administrator
     ├── ConfirmationError (ValueError)         a removal was not confirmed as required
     ├── InvalidPayloadError (ValueError)       a request body lacks a field or is not JSON
+    ├── StoreUnavailableError (ConnectionError) the database cannot be opened or reached
     ├── NotFoundError (LookupError)
     │   ├── InstallationNotFoundError
     │   └── RemovalNotFoundError
@@ -44,6 +45,7 @@ __all__ = [
     "PropledgerError",
     "RateLimitedError",
     "RemovalNotFoundError",
+    "StoreUnavailableError",
 ]
 
 
@@ -93,6 +95,10 @@ class ConfirmationError(PropledgerError, ValueError):
 
 class InvalidPayloadError(PropledgerError, ValueError):
     """A request body is not JSON, or lacks a field it needs."""
+
+
+class StoreUnavailableError(PropledgerError, ConnectionError):
+    """The inventory database cannot be opened or reached."""
 
 
 class NotFoundError(PropledgerError, LookupError):

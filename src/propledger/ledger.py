@@ -7,6 +7,9 @@ import logging
 import time
 from types import TracebackType
 
+import httpx
+
+from propledger.forge import FORGE_CLIENT_KEY_PREFIX, ForgeSystemAuth
 from propledger.jira import ConnectAuth, JiraClient, RetryPolicy
 from propledger.model import EntityType, Installation, InstallationState, RowState
 from propledger.settings import Settings
@@ -16,7 +19,7 @@ from propledger.tracking import TrackedSite
 __all__ = ["ADMIN_CHECK_TTL", "Ledger"]
 
 ADMIN_CHECK_TTL = 60.0
-"""Seconds a positive admin check is remembered."""
+"""Seconds a positive admin check is cached."""
 
 logger = logging.getLogger("propledger.ledger")
 
@@ -40,8 +43,11 @@ class Ledger:
 
     @classmethod
     async def open(cls, settings: Settings) -> Ledger:
-        """Open the store named by the settings, creating its tables on first use."""
-        store = await Store.open(settings.database_url)
+        """Open the store named by the settings, creating its tables on first use.
+
+        Shared secrets are encrypted with ``settings.secret_keys``, if any.
+        """
+        store = await Store.open(settings.database_url, secret_keys=settings.secret_keys)
 
         return cls(settings, store)
 
@@ -73,38 +79,63 @@ class Ledger:
     async def jira_client(self, installation: Installation) -> JiraClient:
         """Return a Jira client that signs its requests as the app, for this installation.
 
-        Clients are reused until the installation's base URL or shared secret changes.
+        A superseded installation's own credentials died with the site import that
+        superseded it, so its client signs with those of the installation that now
+        holds the same base URL, if any; its inventory stays its own. Clients are reused
+        until the base URL or shared secret they were built with changes.
         """
+        credentials = await self._credentials(installation)
         cached = self._clients.get(installation.client_key)
         if cached is not None:
             known, client = cached
             if (known.base_url, known.shared_secret) == (
-                installation.base_url,
-                installation.shared_secret,
+                credentials.base_url,
+                credentials.shared_secret,
             ):
                 return client
             await client.aclose()
-        auth = ConnectAuth(
+        client = JiraClient(
+            credentials.base_url,
+            self._auth(credentials),
+            retry=self.retry_policy(),
+            transport=self.settings.jira_transport,
+            forge=credentials.client_key.startswith(FORGE_CLIENT_KEY_PREFIX),
+        )
+        self._clients[installation.client_key] = (credentials, client)
+
+        return client
+
+    async def _credentials(self, installation: Installation) -> Installation:
+        if installation.state is not InstallationState.SUPERSEDED:
+            return installation
+        for other in await self.store.find_installation_by_base_url(installation.base_url):
+            if other.state not in (InstallationState.SUPERSEDED, InstallationState.UNINSTALLED):
+                logger.info(
+                    "Calling Jira for superseded installation %s with the credentials of %s",
+                    installation.client_key,
+                    other.client_key,
+                )
+                return other
+
+        return installation
+
+    def _auth(self, installation: Installation) -> httpx.Auth:
+        if installation.client_key.startswith(FORGE_CLIENT_KEY_PREFIX):
+            # A Forge installation stores the latest app system token as its secret.
+            return ForgeSystemAuth(installation.shared_secret)
+
+        return ConnectAuth(
             app_key=self.settings.app_key,
             shared_secret=installation.shared_secret,
             base_url=installation.base_url,
         )
-        client = JiraClient(
-            installation.base_url,
-            auth,
-            retry=self.retry_policy(),
-            transport=self.settings.jira_transport,
-        )
-        self._clients[installation.client_key] = (installation, client)
-
-        return client
 
     async def is_admin(self, installation: Installation, account_id: str) -> bool:
         """Return whether the user is a Jira admin of the installation's site.
 
         Jira is asked with ``POST /rest/api/3/permissions/check``. A positive answer is
-        remembered for a minute, so a page polling a removal's progress does not ask
-        Jira on every poll; a negative answer is never remembered.
+        cached for a minute, so a page polling a removal's progress does not ask Jira
+        on every poll. A negative result is never cached.
         """
         cache_key = (installation.client_key, account_id)
         now = time.monotonic()
@@ -139,7 +170,11 @@ class Ledger:
         )
 
     async def inventory_summary(self, client_key: str) -> dict[str, dict[str, int]]:
-        """Return the installation's inventory counts per entity type and row state."""
+        """Return the installation's inventory counts per entity type and row state.
+
+        Raises :class:`~propledger.InstallationNotFoundError` for an unknown client key.
+        """
+        await self.store.get_installation(client_key)
         counts = await self.store.count_inventory(client_key)
 
         return {

@@ -11,10 +11,23 @@ import httpx
 from propledger.errors import ConfigurationError
 from propledger.scope import KeyScope
 
-__all__ = ["DEFAULT_DATABASE_URL", "DEFAULT_INSTALL_KEYS_URL", "Settings"]
+__all__ = [
+    "DEFAULT_CONNECT_JS_URL",
+    "DEFAULT_DATABASE_URL",
+    "DEFAULT_FORGE_API_BASE_URL",
+    "DEFAULT_FORGE_JWKS_URL",
+    "DEFAULT_INSTALL_KEYS_URL",
+    "Settings",
+]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///propledger.db"
 DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com"
+DEFAULT_CONNECT_JS_URL = "https://connect-cdn.atl-paas.net/all.js"
+"""Atlassian's Connect JavaScript API, which the admin page loads to get context tokens."""
+DEFAULT_FORGE_JWKS_URL = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
+"""Where Atlassian publishes the keys that sign Forge invocation tokens."""
+DEFAULT_FORGE_API_BASE_URL = "https://api.atlassian.com/ex/jira/{cloudId}"
+"""The base URL of a site's REST API for a Forge remote; ``{cloudId}`` names the site."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -23,8 +36,13 @@ class Settings:
 
     ``app_base_url`` is the app's public base URL: lifecycle tokens must name it as
     their audience, and the qsh of incoming requests is computed relative to it.
-    ``jira_transport`` replaces the network for calls to Jira and to the install-key
-    server, so tests can reach an in-process FakeJira.
+    ``secret_keys`` are Fernet keys that encrypt shared secrets at rest, the first one
+    for new values; without them secrets are stored as plain text. ``forge_app_id``
+    (``ari:cloud:ecosystem::app/...``) turns on the Forge routes: invocation tokens must
+    name it as their audience. ``jira_transport`` replaces the network for calls to
+    Jira, the install-key server and the Forge key set, so tests can reach an
+    in-process FakeJira. ``connect_js_url`` is the script that gives the admin page its
+    ``AP`` object; tests point it at a local stand-in.
     """
 
     app_key: str
@@ -38,6 +56,11 @@ class Settings:
     lease_seconds: float = 30.0
     retry_base_delay: float = 0.5
     retry_max_attempts: int = 5
+    connect_js_url: str = DEFAULT_CONNECT_JS_URL
+    secret_keys: tuple[str, ...] = dataclasses.field(default=(), repr=False)
+    forge_app_id: str | None = None
+    forge_jwks_url: str = DEFAULT_FORGE_JWKS_URL
+    forge_api_base_url: str = DEFAULT_FORGE_API_BASE_URL
     jira_transport: httpx.AsyncBaseTransport | None = dataclasses.field(
         default=None, repr=False, compare=False
     )
@@ -49,6 +72,11 @@ class Settings:
             raise ConfigurationError(
                 f"The app base URL {self.app_base_url!r} is not an http(s) URL. "
                 "Set PROPLEDGER_BASE_URL to the URL Jira reaches the app at."
+            )
+        if not self.connect_js_url.startswith(("https://", "http://")):
+            raise ConfigurationError(
+                f"The Connect JavaScript URL {self.connect_js_url!r} is not an http(s) URL. "
+                f"Set PROPLEDGER_CONNECT_JS_URL, or leave it unset for {DEFAULT_CONNECT_JS_URL}."
             )
         if self.removal_concurrency < 1:
             raise ConfigurationError(
@@ -70,6 +98,13 @@ class Settings:
             "app_base_url": env.get("PROPLEDGER_BASE_URL", ""),
             "database_url": env.get("PROPLEDGER_DATABASE_URL", DEFAULT_DATABASE_URL),
             "install_keys_url": env.get("PROPLEDGER_INSTALL_KEYS_URL", DEFAULT_INSTALL_KEYS_URL),
+            "connect_js_url": env.get("PROPLEDGER_CONNECT_JS_URL", DEFAULT_CONNECT_JS_URL),
+            "secret_keys": tuple(_split(env.get("PROPLEDGER_SECRET_KEY", ""))),
+            "forge_app_id": env.get("PROPLEDGER_FORGE_APP_ID") or None,
+            "forge_jwks_url": env.get("PROPLEDGER_FORGE_JWKS_URL", DEFAULT_FORGE_JWKS_URL),
+            "forge_api_base_url": env.get(
+                "PROPLEDGER_FORGE_API_BASE_URL", DEFAULT_FORGE_API_BASE_URL
+            ),
         }
         prefixes = _split(env.get("PROPLEDGER_KEY_PREFIXES", ""))
         keys = _split(env.get("PROPLEDGER_KEYS", ""))

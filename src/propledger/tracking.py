@@ -12,7 +12,14 @@ import logging
 from propledger.errors import InvalidPropertyError, JiraResponseError
 from propledger.hashing import digest_value
 from propledger.jira import JiraClient
-from propledger.model import EntityType, Installation, JSONValue, PropertyRef
+from propledger.model import (
+    EntityType,
+    Installation,
+    InventoryRow,
+    JSONValue,
+    PropertyRef,
+    RowState,
+)
 from propledger.scope import KeyScope, serialize_value
 from propledger.store import Store
 
@@ -109,8 +116,14 @@ class TrackedEntity:
         digest = digest_value(value).sha256
         site = self._site
         client_key = site.installation.client_key
+        previous = await site._store.get_row(client_key, ref)
         await site._store.record_pending(client_key, ref, value_sha256=digest, value_size=len(text))
-        created = await site._client.set_property(ref, text)
+        try:
+            created = await site._client.set_property(ref, text)
+        except JiraResponseError as exc:
+            if _is_definite_rejection(exc.status_code):
+                await self._restore(ref, previous)
+            raise
         await site._store.mark_present(client_key, ref, value_sha256=digest, value_size=len(text))
         logger.info(
             "Property %s: %s %s key %s",
@@ -121,12 +134,23 @@ class TrackedEntity:
             extra={"event": "property.write", "client_key": client_key},
         )
 
+    async def _restore(self, ref: PropertyRef, previous: InventoryRow | None) -> None:
+        # Jira rejected the write outright, so the site still holds what it held before.
+        store = self._site._store
+        client_key = self._site.installation.client_key
+        if previous is None or previous.state in (RowState.REMOVED, RowState.GONE):
+            await store.discard_pending(client_key, ref)
+        elif previous.state is RowState.PRESENT:
+            await store.mark_present(
+                client_key, ref, value_sha256=previous.value_sha256, value_size=previous.value_size
+            )
+
     async def get_property(self, key: str) -> JSONValue | None:
         """Return the property's current value in the site, or None when it is absent."""
         return await self._site._client.get_property(self._ref(key))
 
     async def property_keys(self) -> list[str]:
-        """Return the keys this entity holds that lie within the app's key scope."""
+        """Return the property keys stored on this entity that lie within the key scope."""
         keys = await self._site._client.list_property_keys(self.entity_type, self.entity_id)
 
         return [key for key in keys or [] if key in self._site._scope]
@@ -141,7 +165,8 @@ class TrackedEntity:
         status = await site._client.delete_property(ref)
         if status not in (204, 404):
             raise JiraResponseError(
-                f"Jira answered {status} to deleting {ref}; the inventory keeps the row.",
+                f"Jira returned status {status} for the delete of {ref}, so the inventory keeps "
+                "the row. Retry the delete once the app has access again.",
                 status_code=status,
                 method="DELETE",
                 path=ref.entity_type.value,
@@ -161,3 +186,9 @@ class TrackedEntity:
         )
 
         return status == 204
+
+
+def _is_definite_rejection(status_code: int) -> bool:
+    # A 4xx other than 429 means Jira did not store the value. After a 5xx or a timeout
+    # the outcome is unknown, so the row stays pending.
+    return 400 <= status_code < 500 and status_code != 429

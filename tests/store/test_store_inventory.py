@@ -197,6 +197,30 @@ async def test_record_found_existing(store):
     assert row == existing
 
 
+async def test_last_found_by_scan_none(store):
+    await store.record_pending("tenant-a", ISSUE_FLAG, value_sha256=HASH_A, value_size=12)
+    await store.record_found("tenant-b", USER_PREFS, value_sha256=HASH_A, value_size=7)
+
+    assert await store.last_found_by_scan("tenant-a") is None
+
+
+async def test_last_found_by_scan_latest(store):
+    await store.record_found("tenant-a", ISSUE_FLAG, value_sha256=HASH_A, value_size=12)
+    await store.record_found("tenant-a", USER_PREFS, value_sha256=HASH_B, value_size=7)
+    await store.record_pending(
+        "tenant-a",
+        PropertyRef(EntityType.APP, "com.acme", "com.acme.config"),
+        value_sha256=HASH_A,
+        value_size=3,
+    )
+    latest = await store.get_row("tenant-a", USER_PREFS)
+
+    found = await store.last_found_by_scan("tenant-a")
+
+    assert found == latest.first_written_at
+    assert found.tzinfo is not None
+
+
 async def test_get_row_missing(store):
     await store.record_pending("tenant-a", ISSUE_FLAG, value_sha256=None, value_size=None)
 

@@ -89,7 +89,7 @@ async def test_get_job_missing(store):
         await store.get_job("0123456789abcdef0123456789abcdef")
 
     assert str(caught.value) == (
-        "No removal job '0123456789abcdef0123456789abcdef' was found for this installation. "
+        "No removal job '0123456789abcdef0123456789abcdef' was found. "
         "Check the job id, or start a new removal."
     )
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import StatementError
 
-from propledger.errors import ConfigurationError
+from propledger.errors import ConfigurationError, StoreUnavailableError
 from propledger.model import EntityType, Installation, PropertyRef
 from propledger.store import DEFAULT_DATABASE_URL, Store, database_url_from_env
 from propledger.store._database import mask_url, parse_url
@@ -65,7 +65,8 @@ def test_parse_url_invalid_hides_text():
         parse_url("not a url hunter2")
 
     assert str(caught.value) == (
-        "The database URL is not a valid SQLAlchemy URL. "
+        "The database URL in PROPLEDGER_DATABASE_URL or --database-url is not a valid "
+        "SQLAlchemy URL. "
         "Use a URL such as 'sqlite+aiosqlite:///propledger.db'."
     )
 
@@ -196,3 +197,28 @@ async def test_sqlite_timestamps_stored_as_utc_text(tmp_path):
             raw = await conn.scalar(select(text("first_written_at")).select_from(inventory))
 
     assert raw == row.first_written_at.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def test_open_must_exist_missing_file(tmp_path):
+    path = tmp_path / "missing.db"
+
+    with pytest.raises(StoreUnavailableError) as caught:
+        await Store.open(f"sqlite+aiosqlite:///{path}", must_exist=True)
+
+    assert str(caught.value) == (
+        f"No propledger database exists at {path}. Check --database-url or "
+        "PROPLEDGER_DATABASE_URL, or run the app once to create it."
+    )
+    assert not path.exists()
+
+
+async def test_open_missing_folder(tmp_path):
+    path = tmp_path / "no-such-folder" / "x.db"
+
+    with pytest.raises(StoreUnavailableError) as caught:
+        await Store.open(f"sqlite+aiosqlite:///{path}")
+
+    assert str(caught.value) == (
+        f"The store at {path} cannot be opened: the folder {path.parent} does not exist. "
+        "Create it, or check --database-url or PROPLEDGER_DATABASE_URL."
+    )

@@ -178,7 +178,13 @@ def test_fake_routes_only_under_fake_prefix(fake: FakeJira) -> None:
         if isinstance(route, Route) and route.path.startswith("/_fake/")
     ]
 
-    assert own == ["/_fake/install-keys/{kid}"]
+    assert own == [
+        "/_fake/install-keys/{kid}",
+        "/_fake/install",
+        "/_fake/context-token",
+        "/_fake/site",
+        "/_fake/forge/jwks.json",
+    ]
 
 
 @pytest.mark.parametrize("version", ["3", "2"])

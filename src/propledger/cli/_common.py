@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import socket
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import click
 
 from propledger.errors import PropledgerError
 
-__all__ = ["database_option", "run_async"]
+__all__ = ["bind_socket", "database_option", "port_option", "run_async"]
 
 T = TypeVar("T")
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 database_option = click.option(
     "--database-url",
@@ -23,9 +25,37 @@ database_option = click.option(
 )
 
 
+def port_option(default: int) -> Callable[[FC], FC]:
+    """Return a ``--port`` option limited to valid TCP ports."""
+    return click.option(
+        "--port",
+        default=default,
+        show_default=True,
+        type=click.IntRange(1, 65535),
+        help="TCP port to listen on.",
+    )
+
+
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to the end; a propledger error becomes a one-line CLI error."""
     try:
         return asyncio.run(coroutine)
     except PropledgerError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind a listening TCP socket, or raise a CLI error naming the address."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(
+            f"Cannot listen on {host} port {port}: {exc.strerror or exc}. "
+            "Pick another --port or stop the program using it."
+        ) from exc
+
+    return sock

@@ -22,7 +22,13 @@ from propledger.errors import AuthenticationError
 if TYPE_CHECKING:
     from jwt.types import Options
 
-__all__ = ["SecretLookup", "VerifiedToken", "token_from_request", "verify_request_token"]
+__all__ = [
+    "SecretLookup",
+    "VerifiedToken",
+    "claimed_issuer",
+    "token_from_request",
+    "verify_request_token",
+]
 
 logger = logging.getLogger("propledger.connect")
 
@@ -111,6 +117,17 @@ def token_from_request(headers: Mapping[str, str], query: Mapping[str, str]) -> 
             return credentials.strip()
 
     return query.get("jwt") or None
+
+
+def claimed_issuer(token: str) -> str | None:
+    """Return the ``iss`` claim of a token without verifying it, or None.
+
+    Use it only to name the claimed installation in logs, never to trust the caller.
+    """
+    try:
+        return _read_issuer(token)
+    except AuthenticationError:
+        return None
 
 
 def read_header(token: str) -> dict[str, Any]:

@@ -38,7 +38,8 @@ class JiraClient:
     """An async client for one Jira site's REST API.
 
     ``auth`` is :class:`~propledger.jira.ConnectAuth` for an app, or
-    :func:`~propledger.jira.basic_auth` for an operator. Idempotent requests that fail
+    :func:`~propledger.jira.basic_auth` for an operator. ``forge`` makes app properties
+    use the Forge app-properties API, for a Forge app. Idempotent requests that fail
     with a retryable status or a transport error are retried under the ``retry``
     policy. Logs name the method and path of each request, never its query string or
     body.
@@ -59,6 +60,7 @@ class JiraClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         max_connections: int = 20,
+        forge: bool = False,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -67,6 +69,7 @@ class JiraClient:
                 "Give an absolute http or https URL, such as https://example.atlassian.net."
             )
         self._base_url = base_url.rstrip("/")
+        self._forge = forge
         self._retry = retry
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter only
@@ -151,7 +154,7 @@ class JiraClient:
         existing one (200). Any other status raises
         :class:`~propledger.errors.JiraResponseError`.
         """
-        path, params = property_request(ref)
+        path, params = property_request(ref, forge=self._forge)
         response = await self.request("PUT", path, params=params, content=json_text)
         if response.status_code not in (200, 201):
             raise response_error(response, "PUT", path)
@@ -160,7 +163,7 @@ class JiraClient:
 
     async def get_property(self, ref: PropertyRef) -> JSONValue | None:
         """Return the value of a property, or None when Jira returns 404."""
-        path, params = property_request(ref)
+        path, params = property_request(ref, forge=self._forge)
         response = await self.request("GET", path, params=params)
         if response.status_code == 404:
             return None
@@ -174,7 +177,7 @@ class JiraClient:
 
     async def list_property_keys(self, entity_type: EntityType, entity_id: str) -> list[str] | None:
         """Return the property keys of one entity, or None when Jira returns 404."""
-        path, params = property_keys_request(entity_type, entity_id)
+        path, params = property_keys_request(entity_type, entity_id, forge=self._forge)
         response = await self.request("GET", path, params=params)
         if response.status_code == 404:
             return None
@@ -193,7 +196,7 @@ class JiraClient:
         property is gone or that the entity is hidden from the app. Any other status
         raises :class:`~propledger.errors.JiraResponseError`.
         """
-        path, params = property_request(ref)
+        path, params = property_request(ref, forge=self._forge)
         response = await self.request("DELETE", path, params=params)
         if response.status_code not in _DELETE_STATUSES:
             raise response_error(response, "DELETE", path)

@@ -38,13 +38,23 @@ _ENDPOINTS: dict[EntityType, _Endpoint] = {
     EntityType.APP: _Endpoint("/rest/atlassian-connect/1/addons/{entity_id}/properties"),
 }
 
+# A Forge app reaches its own app properties under a path without the app key.
+_FORGE_APP_ENDPOINT = _Endpoint("/rest/forge/1/app/properties")
 
-def property_keys_request(entity_type: EntityType, entity_id: str) -> tuple[str, dict[str, str]]:
-    """Return the path and query parameters that list the property keys of one entity."""
+
+def property_keys_request(
+    entity_type: EntityType, entity_id: str, *, forge: bool = False
+) -> tuple[str, dict[str, str]]:
+    """Return the path and query parameters that list the property keys of one entity.
+
+    ``forge`` selects the Forge app-properties API for app properties.
+    """
     if not entity_id:
         raise ConfigurationError(
             f"The {entity_type.value} entity id is empty. Give the id of the entity."
         )
+    if forge and entity_type is EntityType.APP:
+        return _FORGE_APP_ENDPOINT.collection, {}
     endpoint = _ENDPOINTS[entity_type]
     if endpoint.entity_id_param is not None:
         return endpoint.collection, {endpoint.entity_id_param: entity_id}
@@ -52,11 +62,11 @@ def property_keys_request(entity_type: EntityType, entity_id: str) -> tuple[str,
     return endpoint.collection.format(entity_id=_encode_segment(entity_id)), {}
 
 
-def property_request(ref: PropertyRef) -> tuple[str, dict[str, str]]:
+def property_request(ref: PropertyRef, *, forge: bool = False) -> tuple[str, dict[str, str]]:
     """Return the path and query parameters that get, set or delete one property."""
     if not ref.key:
         raise ConfigurationError(f"The property key of {ref} is empty. Give a non-empty key.")
-    collection, params = property_keys_request(ref.entity_type, ref.entity_id)
+    collection, params = property_keys_request(ref.entity_type, ref.entity_id, forge=forge)
 
     return f"{collection}/{_encode_segment(ref.key)}", params
 

@@ -29,12 +29,14 @@ class RemovalPlan:
     def describe(self) -> str:
         """Return the plan as one sentence, such as ``Would delete 3 properties: ...``."""
         if not self.total:
-            return f"Would delete nothing: the inventory of {self.base_url} holds no properties."
+            return f"Would delete nothing: the inventory of {self.base_url} lists no properties."
         parts = ", ".join(
             f"{count} {entity_type.value}" for entity_type, count in sorted(self.counts.items())
         )
 
-        return f"Would delete {self.total} properties from {self.base_url}: {parts}."
+        noun = "property" if self.total == 1 else "properties"
+
+        return f"Would delete {self.total} {noun} from {self.base_url}: {parts}."
 
 
 async def plan_removal(store: Store, client_key: str) -> RemovalPlan:

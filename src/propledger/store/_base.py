@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from propledger.store._database import WRITE_OPTION
+from propledger.store._secrets import SecretCodec
 
 __all__ = ["StoreBase", "UpsertInsert"]
 
@@ -16,10 +17,15 @@ UpsertInsert = sqlite.Insert | postgresql.Insert
 
 
 class StoreBase:
-    """Holds the engine and opens read and write transactions on it."""
+    """Holds the engine and opens read and write transactions on it.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    ``secrets`` turns shared secrets into stored values and back; without it they are
+    stored as plain text.
+    """
+
+    def __init__(self, engine: AsyncEngine, secrets: SecretCodec | None = None) -> None:
         self._engine = engine
+        self._secrets = secrets or SecretCodec()
         # SQLAlchemy reports rowcount for INSERT only when asked to preserve it, and
         # record_found and add_job_items return that count.
         self._writer = engine.execution_options(**{WRITE_OPTION: True}, preserve_rowcount=True)

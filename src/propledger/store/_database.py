@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 from typing import Any
 
@@ -60,8 +62,8 @@ def parse_url(url: str) -> URL:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise ConfigurationError(
-            "The database URL is not a valid SQLAlchemy URL. "
-            f"Use a URL such as {DEFAULT_DATABASE_URL!r}."
+            f"The database URL in {DATABASE_URL_ENV_VAR} or --database-url is not a valid "
+            f"SQLAlchemy URL. Use a URL such as {DEFAULT_DATABASE_URL!r}."
         ) from exc
 
     driver = _DRIVER_ALIASES.get(parsed.drivername)
@@ -83,12 +85,59 @@ def mask_url(url: URL) -> str:
 
 
 def create_engine(url: URL) -> AsyncEngine:
-    """Create the async engine, with SQLite set up for several processes sharing one file."""
-    engine = create_async_engine(url)
+    """Create the async engine, with SQLite set up for several processes sharing one file.
+
+    Statement parameters and result rows, which include shared secrets, are left out
+    of the logs of SQLAlchemy and aiosqlite, even at DEBUG, and out of error messages.
+    """
+    engine = create_async_engine(url, hide_parameters=True)
+    _add_filter("sqlalchemy.engine.Engine", _ResultRowFilter)
     if url.get_backend_name() == "sqlite":
         _configure_sqlite(engine, in_memory=url.database in (None, "", ":memory:"))
+        _add_filter("aiosqlite", _StatementParameterFilter)
 
     return engine
+
+
+class _ResultRowFilter(logging.Filter):
+    """Replaces the values of the result rows that SQLAlchemy logs at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("Row "):
+            record.msg = "Row (values hidden)"
+            record.args = ()
+
+        return True
+
+
+class _StatementParameterFilter(logging.Filter):
+    """Removes the bound parameters from aiosqlite's DEBUG records, keeping the SQL text.
+
+    aiosqlite logs every call it runs, arguments included, so without this filter the
+    parameters of an INSERT, such as a shared secret, reach any DEBUG log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_describe_call(arg) for arg in record.args)
+
+        return True
+
+
+def _describe_call(arg: object) -> object:
+    if not isinstance(arg, functools.partial):
+        return arg
+    name = getattr(arg.func, "__name__", "call")
+    statement = arg.args[0] if arg.args and isinstance(arg.args[0], str) else None
+
+    return f"{name}({statement!r}, ...)" if statement is not None else f"{name}(...)"
+
+
+def _add_filter(logger_name: str, filter_class: type[logging.Filter]) -> None:
+    # Added once per process: every engine's records pass through the same logger.
+    target = logging.getLogger(logger_name)
+    if not any(isinstance(item, filter_class) for item in target.filters):
+        target.addFilter(filter_class())
 
 
 def _configure_sqlite(engine: AsyncEngine, *, in_memory: bool) -> None:

@@ -11,27 +11,19 @@ from propledger.errors import InstallationNotFoundError
 from propledger.model import Installation, InstallationState, utcnow
 from propledger.store._base import StoreBase
 from propledger.store._schema import installations
+from propledger.store._secrets import SecretCodec
 
-__all__ = ["InstallationQueries"]
+__all__ = ["InstallationQueries", "installation_from_row", "installation_not_found"]
 
 logger = logging.getLogger("propledger.store")
 
 
-# Every read and write of the shared_secret column goes through these two functions,
-# so that encryption at rest can be added here alone.
-def _secret_to_column(secret: str) -> str:
-    return secret
-
-
-def _secret_from_column(value: str) -> str:
-    return value
-
-
-def _installation_from_row(row: Row[Any]) -> Installation:
+def installation_from_row(row: Row[Any], secrets: SecretCodec) -> Installation:
+    """Build an installation from its row, decrypting the shared secret."""
     return Installation(
         client_key=row.client_key,
         base_url=row.base_url,
-        shared_secret=_secret_from_column(row.shared_secret),
+        shared_secret=secrets.decode(row.shared_secret),
         state=row.state,
         display_url=row.display_url,
         installed_at=row.installed_at,
@@ -39,7 +31,7 @@ def _installation_from_row(row: Row[Any]) -> Installation:
     )
 
 
-def _not_found(client_key: str) -> InstallationNotFoundError:
+def installation_not_found(client_key: str) -> InstallationNotFoundError:
     return InstallationNotFoundError(
         f"No installation is stored under client key {client_key!r}. "
         "Check the client key, or install the app on that site first."
@@ -59,7 +51,7 @@ class InstallationQueries(StoreBase):
         values = {
             "client_key": inst.client_key,
             "base_url": inst.base_url.rstrip("/"),
-            "shared_secret": _secret_to_column(inst.shared_secret),
+            "shared_secret": self._secrets.encode(inst.shared_secret),
             "state": inst.state,
             "display_url": inst.display_url,
             "updated_at": now,
@@ -87,7 +79,7 @@ class InstallationQueries(StoreBase):
         async with self._read() as conn:
             row = (await conn.execute(statement)).first()
 
-        return None if row is None else _installation_from_row(row)
+        return None if row is None else installation_from_row(row, self._secrets)
 
     async def get_installation(self, client_key: str) -> Installation:
         """Return the installation stored under the client key.
@@ -96,7 +88,7 @@ class InstallationQueries(StoreBase):
         """
         inst = await self.find_installation(client_key)
         if inst is None:
-            raise _not_found(client_key)
+            raise installation_not_found(client_key)
 
         return inst
 
@@ -114,7 +106,7 @@ class InstallationQueries(StoreBase):
         async with self._read() as conn:
             rows = (await conn.execute(statement)).all()
 
-        return [_installation_from_row(row) for row in rows]
+        return [installation_from_row(row, self._secrets) for row in rows]
 
     async def list_installations(self) -> list[Installation]:
         """Return every stored installation, ordered by client key."""
@@ -122,7 +114,7 @@ class InstallationQueries(StoreBase):
         async with self._read() as conn:
             rows = (await conn.execute(statement)).all()
 
-        return [_installation_from_row(row) for row in rows]
+        return [installation_from_row(row, self._secrets) for row in rows]
 
     async def set_installation_state(
         self, client_key: str, state: InstallationState
@@ -140,7 +132,28 @@ class InstallationQueries(StoreBase):
         async with self._write() as conn:
             row = (await conn.execute(statement)).first()
         if row is None:
-            raise _not_found(client_key)
+            raise installation_not_found(client_key)
         logger.info("Set installation %s to state %s", client_key, state.value)
 
-        return _installation_from_row(row)
+        return installation_from_row(row, self._secrets)
+
+    async def rotate_secrets(self) -> int:
+        """Re-encrypt every stored shared secret with the first key and return how many.
+
+        Secrets stored as plain text, before a key was set, are encrypted as well. All
+        rows change in one transaction, so a secret that no key decrypts leaves every
+        row as it was. Raises ConfigurationError when no key is set or a secret cannot
+        be decrypted.
+        """
+        columns = select(installations.c.client_key, installations.c.shared_secret)
+        async with self._write() as conn:
+            rows = (await conn.execute(columns)).all()
+            for row in rows:
+                await conn.execute(
+                    update(installations)
+                    .where(installations.c.client_key == row.client_key)
+                    .values(shared_secret=self._secrets.rotate(row.shared_secret))
+                )
+        logger.info("Re-encrypted the shared secrets of %d installations", len(rows))
+
+        return len(rows)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Collection, Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, func, select, update
+from sqlalchemy import ColumnElement, Row, and_, delete, func, select, update
 
 from propledger.errors import ConfigurationError
 from propledger.hashing import ValueDigest
@@ -117,6 +118,20 @@ class InventoryQueries(StoreBase):
     async def mark_gone(self, client_key: str, ref: PropertyRef) -> None:
         """Mark the property as found absent from the site now, without propledger removing it."""
         await self._update_row(client_key, ref, {"state": RowState.GONE, "removed_at": utcnow()})
+
+    async def discard_pending(self, client_key: str, ref: PropertyRef) -> bool:
+        """Delete the row if it is still pending, and return whether it was deleted.
+
+        For a write that Jira rejected outright: the property was never stored, so the
+        row would otherwise ask every removal to delete something that does not exist.
+        """
+        statement = delete(inventory).where(
+            inventory_row_matches(client_key, ref), inventory.c.state == RowState.PENDING
+        )
+        async with self._write() as conn:
+            result = await conn.execute(statement)
+
+        return bool(result.rowcount)
 
     async def _update_row(self, client_key: str, ref: PropertyRef, values: dict[str, Any]) -> None:
         statement = update(inventory).where(inventory_row_matches(client_key, ref)).values(values)
@@ -249,6 +264,20 @@ class InventoryQueries(StoreBase):
             counts.setdefault(entity_type, {})[state] = count
 
         return counts
+
+    async def last_found_by_scan(self, client_key: str) -> dt.datetime | None:
+        """Return when a scan last added a row to the installation's inventory, or None.
+
+        A scan adds only properties the inventory lacks, so a later scan that found
+        nothing new leaves this time unchanged.
+        """
+        statement = select(func.max(inventory.c.first_written_at)).where(
+            inventory.c.client_key == client_key, inventory.c.source == RowSource.SCAN
+        )
+        async with self._read() as conn:
+            found: dt.datetime | None = (await conn.execute(statement)).scalar_one()
+
+        return found
 
     async def iter_inventory(
         self,

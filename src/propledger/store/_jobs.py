@@ -28,15 +28,16 @@ _CLAIM_CANDIDATES = 10
 _CREATE_ATTEMPTS = 3
 
 
-def job_not_found(job_id: str) -> RemovalNotFoundError:
+def job_not_found(job_id: str, *, for_installation: bool = True) -> RemovalNotFoundError:
     """Build the error for a job that is missing or belongs to another installation.
 
     The message is the same in both cases, so that it reveals nothing about other
     installations' jobs.
     """
+    scope = " for this installation" if for_installation else ""
+
     return RemovalNotFoundError(
-        f"No removal job {job_id!r} was found for this installation. "
-        "Check the job id, or start a new removal."
+        f"No removal job {job_id!r} was found{scope}. Check the job id, or start a new removal."
     )
 
 
@@ -132,13 +133,17 @@ class JobQueries(StoreBase):
         Raises RemovalNotFoundError when the job is missing or belongs to another
         installation, with the same message in both cases.
         """
+        # Ids are 32 hex digits; other text, such as a NUL that PostgreSQL rejects, is
+        # simply not found.
+        if not (0 < len(job_id) <= 32 and job_id.isascii() and job_id.isalnum()):
+            raise job_not_found(job_id)
         statement = select(removal_jobs).where(removal_jobs.c.id == job_id)
         if client_key is not None:
             statement = statement.where(removal_jobs.c.client_key == client_key)
         async with self._read() as conn:
             row = (await conn.execute(statement)).first()
         if row is None:
-            raise job_not_found(job_id)
+            raise job_not_found(job_id, for_installation=client_key is not None)
 
         return _job_from_row(row)
 

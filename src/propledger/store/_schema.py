@@ -39,6 +39,7 @@ __all__ = [
     "PROPERTY_KEY_LENGTH",
     "StrEnumType",
     "UTCDateTime",
+    "installation_transitions",
     "installations",
     "inventory",
     "metadata",
@@ -132,6 +133,22 @@ installations = Table(
     Column("installed_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Index("ix_installations_base_url", "base_url"),
+)
+
+# One row per change of an installation's state, written in the same transaction as
+# the change, so that a lifecycle event delivered twice shows as one transition.
+installation_transitions = Table(
+    "installation_transitions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("client_key", String(255), nullable=False),
+    Column("event", String(32), nullable=False),
+    # None when the event created the installation.
+    Column("from_state", StrEnumType(InstallationState)),
+    Column("to_state", StrEnumType(InstallationState), nullable=False),
+    Column("detail", String(512)),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_installation_transitions_client_key", "client_key", "id"),
 )
 
 inventory = Table(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
@@ -50,16 +51,17 @@ class JiraJSONResponse(JSONResponse):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Caller:
-    """The sender of a request: the app (a Connect JWT) or a user (basic auth with an API token)."""
+    """The sender of a request: the app (a Connect JWT or a Forge app system token) or a
+    user (basic auth with an API token)."""
 
-    auth: Literal["jwt", "basic"]
+    auth: Literal["jwt", "forge", "basic"]
     issuer: str | None = None
     user: FakeUser | None = None
 
     @property
     def is_app(self) -> bool:
         """Whether the app itself sent the request."""
-        return self.auth == "jwt"
+        return self.auth in ("jwt", "forge")
 
     @property
     def account_id(self) -> str | None:
@@ -98,11 +100,14 @@ def request_target(request: Request) -> str:
 def authenticate(request: Request, site: FakeSite) -> Caller:
     """Return the caller of ``request``, or raise :class:`AuthenticationError`.
 
-    A JWT comes in the ``Authorization: JWT`` header or the ``jwt`` query parameter.
+    A JWT comes in the ``Authorization: JWT`` header or the ``jwt`` query parameter,
+    and a Forge app system token in ``Authorization: Bearer``.
     """
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "jwt":
         return _jwt_caller(credentials.strip(), request, site)
+    if scheme.lower() == "bearer":
+        return _forge_caller(credentials.strip(), site)
     if scheme.lower() == "basic":
         return _basic_caller(credentials.strip(), site)
     if "jwt" in request.query_params:
@@ -141,6 +146,14 @@ def _jwt_caller(token: str, request: Request, site: FakeSite) -> Caller:
         )
 
     return Caller(auth="jwt", issuer=claims["iss"])
+
+
+def _forge_caller(token: str, site: FakeSite) -> Caller:
+    expected = site.forge_system_token
+    if expected is None or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise AuthenticationError("The bearer token is not this site's Forge app system token.")
+
+    return Caller(auth="forge", issuer=site.app_key)
 
 
 def _basic_caller(credentials: str, site: FakeSite) -> Caller:

@@ -17,8 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from propledger.model import JSONValue
 from propledger.testing._auth import CALLER_STATE, SITE_STATE, Caller, jira_error
+from propledger.testing._forge import ForgeMixin, forge_key_routes
 from propledger.testing._lifecycle import InstallSigningKey, LifecycleMixin
 from propledger.testing._routes_directory import directory_routes
+from propledger.testing._routes_manual import manual_routes
 from propledger.testing._routes_misc import INSTALL_KEYS_PATH, misc_routes
 from propledger.testing._routes_properties import property_routes
 from propledger.testing._search import SearchQuirks, search_routes
@@ -44,24 +46,32 @@ class LoggedRequest:
     path: str
     query: dict[str, str]
     status: int
-    auth: Literal["jwt", "basic"] | None = None
+    auth: Literal["jwt", "forge", "basic"] | None = None
     issuer: str | None = None
     account_id: str | None = None
     body: JSONValue = None
 
 
-class FakeJira(LifecycleMixin):
+class FakeJira(LifecycleMixin, ForgeMixin):
     """Simulated Jira Cloud sites behind one Starlette app, for tests and demos.
 
     When exactly one site exists every request goes to it. With several, the request's
     Host header must match a site's base URL, or FakeJira returns 404. Routes under
     ``/_fake/`` are FakeJira's own (the lifecycle key server), not Jira's.
+
+    For tests that check logs for leaks, ``issued_secrets`` holds every shared secret
+    FakeJira issued, ``minted_tokens`` every JWT it signed, and ``received_credentials``
+    every credential that came with a request to a Jira route.
     """
 
     def __init__(self, *, app_key: str = "com.example.app") -> None:
         self.app_key = app_key
         self.signing_key = InstallSigningKey()
+        self.forge_signing_key = InstallSigningKey()
         self.request_log: list[LoggedRequest] = []
+        self.issued_secrets: list[str] = []
+        self.minted_tokens: list[str] = []
+        self.received_credentials: list[str] = []
         self._sites: list[FakeSite] = []
         self.search_quirks = SearchQuirks()
         self.app = Starlette(
@@ -69,6 +79,8 @@ class FakeJira(LifecycleMixin):
                 property_routes()
                 + misc_routes(self._public_key_pem)
                 + search_routes(self.search_quirks)
+                + manual_routes(self)
+                + forge_key_routes(self.forge_key_set)
                 + directory_routes()
             ),
             middleware=[Middleware(_SiteMiddleware, fake=self)],
@@ -153,6 +165,7 @@ class _SiteMiddleware:
             return
         body, replay = await _buffer_body(receive)
         headers = dict(scope.get("headers", []))
+        self.fake.received_credentials.extend(_credentials(scope, headers))
         host = headers.get(b"host", b"").decode("latin-1") or None
         site = self.fake.site_for_host(host)
         state: dict[str, Any] = scope.setdefault("state", {})
@@ -173,6 +186,18 @@ class _SiteMiddleware:
                 await self.app(scope, replay, send_and_record)
         finally:
             self.fake.request_log.append(_log_entry(scope, site, status, state, body))
+
+
+def _credentials(scope: Scope, headers: dict[bytes, bytes]) -> list[str]:
+    found = []
+    _, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    if credentials.strip():
+        found.append(credentials.strip())
+    for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+        if name == "jwt":
+            found.append(value)
+
+    return found
 
 
 async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:

@@ -87,6 +87,13 @@ class LifecycleMixin:
 
     app_key: str
     signing_key: InstallSigningKey
+    minted_tokens: list[str]
+    issued_secrets: list[str]
+
+    def _minted(self, token: str) -> str:
+        self.minted_tokens.append(token)
+
+        return token
 
     def lifecycle_payload(self, site: FakeSite, event: str) -> dict[str, Any]:
         """Return the JSON body Jira sends with the lifecycle callback ``event``."""
@@ -120,6 +127,7 @@ class LifecycleMixin:
         value of ``None`` removes that claim or field.
         """
         secret = secrets.token_urlsafe(48)
+        self.issued_secrets.append(secret)
         payload = self.lifecycle_payload(site, "installed") | {"sharedSecret": secret}
         response = await self._send_signed(
             site,
@@ -208,7 +216,7 @@ class LifecycleMixin:
             "exp": issued_at + lifetime,
         }
 
-        return jwt.encode(claims, _require_secret(site), algorithm="HS256")
+        return self._minted(jwt.encode(claims, _require_secret(site), algorithm="HS256"))
 
     def iframe_token(
         self,
@@ -230,7 +238,7 @@ class LifecycleMixin:
             "exp": issued_at + lifetime,
         }
 
-        return jwt.encode(claims, _require_secret(site), algorithm="HS256")
+        return self._minted(jwt.encode(claims, _require_secret(site), algorithm="HS256"))
 
     def _callback_claims(
         self, site: FakeSite, url: str, app_base_url: str, overrides: Mapping[str, Any] | None
@@ -260,7 +268,9 @@ class LifecycleMixin:
         base = app_base_url.rstrip("/")
         url = f"{base}/{event}"
         claims = self._callback_claims(site, url, base, {"aud": base} | dict(claims_override or {}))
-        token = jwt.encode(claims, private_key, algorithm="RS256", headers={"kid": kid})
+        token = self._minted(
+            jwt.encode(claims, private_key, algorithm="RS256", headers={"kid": kid})
+        )
 
         return await _post(client, url, payload, token, site, event)
 
@@ -277,7 +287,7 @@ class LifecycleMixin:
         url = f"{base}/{event}"
         claims = self._callback_claims(site, url, base, claims_override)
         secret = secret_override or _require_secret(site)
-        token = jwt.encode(claims, secret, algorithm="HS256")
+        token = self._minted(jwt.encode(claims, secret, algorithm="HS256"))
         payload = self.lifecycle_payload(site, event)
 
         return await _post(client, url, payload, token, site, event)

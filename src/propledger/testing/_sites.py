@@ -94,11 +94,12 @@ class FakeSite:
     """One simulated Jira Cloud site and the entities and properties it stores.
 
     ``shared_secret`` is ``None`` until the app is installed through
-    :meth:`FakeJira.install`. The app cannot see issues in ``hidden_issue_ids`` nor
-    their comments, so every call of the app about them gets a 404 response, as Jira
-    returns for entities hidden from the caller. Users with an API token see them. A
-    request that changes a property of a user in ``protected_account_ids`` gets a 403
-    response.
+    :meth:`FakeJira.install`, and ``forge_system_token`` until the Forge app is
+    installed through :meth:`FakeJira.forge_install`. The app cannot see issues in
+    ``hidden_issue_ids`` nor their comments, so every call of the app about them gets
+    a 404 response, as Jira returns for entities hidden from the caller. Users with an
+    API token see them. A request that changes a property of a user in
+    ``protected_account_ids`` gets a 403 response.
     """
 
     base_url: str
@@ -106,6 +107,9 @@ class FakeSite:
     app_key: str
     client_key: str = dataclasses.field(default_factory=lambda: f"jira:{uuid.uuid4()}")
     shared_secret: str | None = dataclasses.field(default=None, repr=False)
+    cloud_id: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    forge_installation_id: str | None = None
+    forge_system_token: str | None = dataclasses.field(default=None, repr=False)
     issues: dict[str, FakeIssue] = dataclasses.field(default_factory=dict, repr=False)
     users: dict[str, FakeUser] = dataclasses.field(default_factory=dict, repr=False)
     projects: dict[str, FakeProject] = dataclasses.field(default_factory=dict, repr=False)

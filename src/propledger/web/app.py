@@ -17,10 +17,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from propledger.connect import InstallKeys
 from propledger.errors import PropledgerError
+from propledger.forge import ForgeKeys
 from propledger.ledger import Ledger
 from propledger.removal import Worker
+from propledger.web.admin import admin_routes
 from propledger.web.api import api_routes
 from propledger.web.errors import handle_propledger_error
+from propledger.web.forge import forge_routes
 from propledger.web.lifecycle import lifecycle_routes
 
 __all__ = ["create_app"]
@@ -32,12 +35,13 @@ logger = logging.getLogger("propledger.web")
 def create_app(
     ledger: Ledger, *, routes: Sequence[BaseRoute] = (), run_worker: bool = True
 ) -> Starlette:
-    """Return the ASGI app serving lifecycle callbacks and the admin API.
+    """Return the ASGI app serving lifecycle callbacks, the admin page and its API.
 
     ``routes`` adds the app's own routes, so a Connect app can be one Starlette app
     with propledger's routes mounted beside its own. With ``run_worker`` the app runs
     one removal worker in-process for its lifetime, which also resumes any removal
-    found unfinished at start-up.
+    found unfinished at start-up. The Forge Remote routes are served when the settings
+    name a Forge app id.
     """
 
     @contextlib.asynccontextmanager
@@ -47,6 +51,7 @@ def create_app(
         if settings.jira_transport is not None:
             keys_client = httpx.AsyncClient(transport=settings.jira_transport)
         app.state.install_keys = InstallKeys(settings.install_keys_url, client=keys_client)
+        app.state.forge_keys = ForgeKeys(settings.forge_jwks_url, client=keys_client)
         worker_task = None
         if run_worker:
             worker_task = asyncio.create_task(Worker(ledger).run_forever(), name="removal-worker")
@@ -58,6 +63,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
             await app.state.install_keys.aclose()
+            await app.state.forge_keys.aclose()
             if keys_client is not None:
                 await keys_client.aclose()
 
@@ -69,6 +75,8 @@ def create_app(
             Route("/healthz", health, methods=["GET"]),
             *lifecycle_routes(ledger),
             *api_routes(ledger),
+            *admin_routes(ledger),
+            *(forge_routes(ledger) if ledger.settings.forge_app_id else []),
             *routes,
         ],
         lifespan=lifespan,

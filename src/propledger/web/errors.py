@@ -18,13 +18,20 @@ from propledger.errors import (
     NotFoundError,
     PropledgerError,
 )
+from propledger.web._body import BodyTooLargeError
 
-__all__ = ["error_response", "handle_propledger_error"]
+__all__ = ["CLIENT_KEY_STATE", "error_response", "handle_propledger_error", "note_client_key"]
 
 logger = logging.getLogger("propledger.web")
 
+CLIENT_KEY_STATE = "propledger_client_key"
+"""Request state attribute holding the client key a request claims, for the rejection log."""
+
+_MAX_LOGGED_CLIENT_KEY = 100
+
 _STATUS: list[tuple[type[PropledgerError], int]] = [
     (AuthenticationError, 401),
+    (BodyTooLargeError, 413),
     (NotAdminError, 403),
     (NotFoundError, 404),
     (ConfirmationError, 400),
@@ -33,6 +40,12 @@ _STATUS: list[tuple[type[PropledgerError], int]] = [
     (ConfigurationError, 400),
     (JiraError, 502),
 ]
+
+
+def note_client_key(request: Request, client_key: object) -> None:
+    """Remember the client key a request claims, verified or not, for the rejection log."""
+    if isinstance(client_key, str) and client_key:
+        setattr(request.state, CLIENT_KEY_STATE, client_key[:_MAX_LOGGED_CLIENT_KEY])
 
 
 def error_response(status: int, message: str) -> JSONResponse:
@@ -50,13 +63,22 @@ async def handle_propledger_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, AuthenticationError)
         else str(exc)
     )
+    # The client key is unverified input when the token was rejected, so it is capped
+    # and quoted; the token itself is never logged.
+    client_key = getattr(request.state, CLIENT_KEY_STATE, None)
     logger.warning(
-        "%s %s answered %d: %s",
+        "%s %s from client key %s answered %d: %s",
         request.method,
         request.url.path,
+        "(unknown)" if client_key is None else repr(client_key),
         status,
         message,
-        extra={"event": "web.rejected", "status": status, "error": type(exc).__name__},
+        extra={
+            "event": "web.rejected",
+            "status": status,
+            "error": type(exc).__name__,
+            "client_key": client_key,
+        },
     )
 
     return error_response(status, message)
