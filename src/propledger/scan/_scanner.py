@@ -149,13 +149,12 @@ class SiteScanner:
 
     async def _scan_users(self, account_ids: list[str], progress: _Progress) -> Found:
         known = list(dict.fromkeys(account_id for account_id in account_ids if account_id))
-        if not self._options.search_users:
-            progress.start(len(known))
-            return await self._list_each(EntityType.USER, known, progress)
 
         async def every_account_id() -> AsyncIterator[str]:
             for account_id in known:
                 yield account_id
+            if not self._options.search_users:
+                return
             seen = set(known)
             async for user in search_users(self._client, max_pages=self._options.max_pages):
                 found_id = user.get("accountId")
@@ -163,7 +162,7 @@ class SiteScanner:
                     seen.add(found_id)
                     yield found_id
 
-        progress.start(None)
+        progress.start(None if self._options.search_users else len(known))
 
         return await self._list_all(EntityType.USER, every_account_id(), progress)
 
