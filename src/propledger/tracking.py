@@ -7,10 +7,10 @@ that the inventory does not know about.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from propledger.errors import InvalidPropertyError, JiraResponseError
+from propledger.hashing import digest_value
 from propledger.jira import JiraClient
 from propledger.model import (
     EntityType,
@@ -111,7 +111,9 @@ class TrackedEntity:
         """
         ref = self._ref(key)
         text = serialize_value(key, value)
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        # The digest is taken over canonical JSON, which a scan recomputes from the value
+        # Jira returns; the text sent keeps the caller's member order.
+        digest = digest_value(value).sha256
         site = self._site
         client_key = site.installation.client_key
         previous = await site._store.get_row(client_key, ref)

@@ -149,12 +149,15 @@ def test_routes_exist_in_spec(fake: FakeJira, jira_spec: dict[str, Any]) -> None
         "/rest/api/3/issue/{issueIdOrKey}/properties/{propertyKey}",
         "/rest/api/3/myself",
         "/rest/api/3/permissions/check",
+        "/rest/api/3/project/search",
         "/rest/api/3/project/{projectIdOrKey}/properties",
         "/rest/api/3/project/{projectIdOrKey}/properties/{propertyKey}",
         "/rest/api/3/search",
+        "/rest/api/3/search/approximate-count",
         "/rest/api/3/search/jql",
         "/rest/api/3/user/properties",
         "/rest/api/3/user/properties/{propertyKey}",
+        "/rest/api/3/users/search",
         APP_PROPERTIES,
         f"{APP_PROPERTIES}/{{propertyKey}}",
     }
@@ -385,6 +388,69 @@ async def test_app_myself_validates(app_client: httpx.AsyncClient, checker: Spec
     assert response.status_code == 200
     assert response.json()["accountType"] == "app"
     checker.check("/rest/api/3/myself", response)
+
+
+async def test_project_search_validates(
+    site: FakeSite, app_client: httpx.AsyncClient, checker: SpecChecker
+) -> None:
+    for key in ("ALPHA", "BETA", "GAMMA"):
+        site.add_project(key)
+
+    first = await app_client.get("/rest/api/3/project/search", params={"maxResults": "2"})
+    last = await app_client.get(
+        "/rest/api/3/project/search", params={"startAt": "2", "maxResults": "2"}
+    )
+
+    assert first.status_code == 200
+    assert [project["key"] for project in first.json()["values"]] == ["ALPHA", "BETA"]
+    assert first.json()["nextPage"] == (
+        f"{site.base_url}/rest/api/3/project/search?startAt=2&maxResults=2"
+    )
+    assert (last.json()["isLast"], [project["key"] for project in last.json()["values"]]) == (
+        True,
+        ["GAMMA"],
+    )
+    checker.check("/rest/api/3/project/search", first)
+    checker.check("/rest/api/3/project/search", last)
+
+
+async def test_users_search_validates(
+    fake: FakeJira, site: FakeSite, app_client: httpx.AsyncClient, checker: SpecChecker
+) -> None:
+    user = site.add_user(display_name="Mia Krystof", email="mia@example.com", is_admin=True)
+    site.add_api_token("mia@example.com", "api-token-1", user.account_id)
+    async with httpx.AsyncClient(
+        transport=fake.transport(), base_url=site.base_url, auth=("mia@example.com", "api-token-1")
+    ) as client:
+        listed = await client.get("/rest/api/3/users/search")
+    forbidden = await app_client.get("/rest/api/3/users/search")
+
+    assert listed.status_code == 200
+    assert [entry["accountId"] for entry in listed.json()] == [user.account_id]
+    assert forbidden.status_code == 403
+    checker.check("/rest/api/3/users/search", listed)
+    checker.check("/rest/api/3/users/search", forbidden)
+
+
+async def test_search_jql_and_count_validate(
+    site: FakeSite, app_client: httpx.AsyncClient, checker: SpecChecker
+) -> None:
+    for _ in range(3):
+        site.add_issue("ACME").properties["com.example.app.k"] = {"n": 1}
+
+    searched = await app_client.post(
+        "/rest/api/3/search/jql",
+        json={"jql": "project = ACME", "maxResults": 2, "properties": ["com.example.app.k"]},
+    )
+    counted = await app_client.post(
+        "/rest/api/3/search/approximate-count", json={"jql": "project = ACME"}
+    )
+
+    assert searched.status_code == 200
+    assert len(searched.json()["issues"]) == 2
+    assert counted.json() == {"count": 3}
+    checker.check("/rest/api/3/search/jql", searched)
+    checker.check("/rest/api/3/search/approximate-count", counted)
 
 
 def test_checker_rejects_wrong_body(checker: SpecChecker) -> None:

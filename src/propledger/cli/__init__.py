@@ -14,6 +14,7 @@ import click
 from propledger.cli._demo import demo
 from propledger.cli._descriptor import descriptor
 from propledger.cli._inventory import inventory
+from propledger.cli._rebuild import rebuild
 from propledger.cli._removal import removal
 from propledger.cli._secrets import secrets
 from propledger.cli._serve import fake_jira, serve, worker
@@ -43,5 +44,6 @@ main.add_command(worker)
 main.add_command(fake_jira)
 main.add_command(inventory)
 main.add_command(removal)
+main.add_command(rebuild)
 main.add_command(secrets)
 main.add_command(descriptor)

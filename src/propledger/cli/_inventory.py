@@ -51,16 +51,34 @@ def summary(client_key: str, database_url: str) -> None:
     help="Output format.",
 )
 @click.option("--output", type=click.File("w"), default="-", help="File to write; - for stdout.")
+@click.option(
+    "--with-values",
+    is_flag=True,
+    help="Read each property's current value from the site and include it. "
+    "Reads PROPLEDGER_APP_KEY and PROPLEDGER_BASE_URL like serve.",
+)
 @database_option
-def export(client_key: str, export_format: str, output: Any, database_url: str) -> None:
-    """Export every inventory row of an installation; values are never included."""
-    from propledger.export import export_inventory
+def export(
+    client_key: str, export_format: str, output: Any, with_values: bool, database_url: str
+) -> None:
+    """Export every inventory row of an installation, without values unless asked."""
+    from propledger.export import export_inventory, site_value_reader
+    from propledger.ledger import Ledger
+    from propledger.settings import Settings
     from propledger.store import Store
 
     async def run() -> None:
-        async with await Store.open(database_url, must_exist=True) as store:
-            await store.get_installation(client_key)
-            async for chunk in await export_inventory(store, client_key, export_format):
+        if not with_values:
+            async with await Store.open(database_url, must_exist=True) as store:
+                await store.get_installation(client_key)
+                async for chunk in await export_inventory(store, client_key, export_format):
+                    output.write(chunk)
+            return
+        async with await Ledger.open(Settings.from_env(database_url=database_url)) as ledger:
+            installation = await ledger.store.get_installation(client_key)
+            values = site_value_reader(await ledger.jira_client(installation))
+            chunks = await export_inventory(ledger.store, client_key, export_format, values=values)
+            async for chunk in chunks:
                 output.write(chunk)
 
     run_async(run())

@@ -2,9 +2,10 @@
 
 from propledger.jira._auth import ConnectAuth, basic_auth
 from propledger.jira._client import JiraClient
+from propledger.jira._directory import search_projects, search_users
 from propledger.jira._endpoints import property_keys_request, property_request
 from propledger.jira._retry import RetryPolicy
-from propledger.jira._search import SEARCH_PATH, search_issues
+from propledger.jira._search import SEARCH_PATH, count_issues, search_issues
 
 __all__ = [
     "SEARCH_PATH",
@@ -12,7 +13,10 @@ __all__ = [
     "JiraClient",
     "RetryPolicy",
     "basic_auth",
+    "count_issues",
     "property_keys_request",
     "property_request",
     "search_issues",
+    "search_projects",
+    "search_users",
 ]

@@ -13,19 +13,22 @@ from typing import Any
 
 from propledger.errors import ConfigurationError, JiraResponseError
 from propledger.jira._client import JiraClient
-from propledger.jira._errors import read_json_object, response_error
+from propledger.jira._errors import read_json_object, response_error, unexpected_body
 
 __all__ = [
+    "COUNT_PATH",
     "MAX_PAGE_IDS_ONLY",
     "MAX_PAGE_WITH_PROPERTIES",
     "MAX_SEARCH_PROPERTY_KEYS",
     "SEARCH_PATH",
+    "count_issues",
     "search_issues",
 ]
 
 logger = logging.getLogger("propledger.jira")
 
 SEARCH_PATH = "/rest/api/3/search/jql"
+COUNT_PATH = "/rest/api/3/search/approximate-count"
 REMOVED_SEARCH_PATH = "/rest/api/3/search"
 MAX_SEARCH_PROPERTY_KEYS = 5
 """Jira returns at most five issue properties per search."""
@@ -77,6 +80,22 @@ async def search_issues(
         max_pages,
         extra={"event": "jira.search_page_cap", "max_pages": max_pages},
     )
+
+
+async def count_issues(client: JiraClient, jql: str) -> int:
+    """Return Jira's estimate of how many issues the JQL query finds.
+
+    Jira documents the count as approximate: recent changes may be missing from it.
+    Raises :class:`~propledger.JiraResponseError` when Jira rejects the query.
+    """
+    response = await client.request("POST", COUNT_PATH, json={"jql": jql}, idempotent=True)
+    if response.status_code != 200:
+        raise response_error(response, "POST", COUNT_PATH)
+    count = read_json_object(response, "POST", COUNT_PATH).get("count")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise unexpected_body(response, "POST", COUNT_PATH, "count")
+
+    return count
 
 
 async def _page(client: JiraClient, body: dict[str, Any]) -> dict[str, Any]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, delete, func, select, update
 
 from propledger.errors import ConfigurationError
+from propledger.hashing import ValueDigest
 from propledger.model import (
     EntityType,
     InventoryRow,
@@ -178,6 +179,69 @@ class InventoryQueries(StoreBase):
 
         return result.rowcount == 1
 
+    async def record_found_many(
+        self, client_key: str, found: Iterable[tuple[PropertyRef, ValueDigest | None]]
+    ) -> int:
+        """Add many properties found by a scan as present, in one transaction.
+
+        Properties the inventory has already are left unchanged, as in
+        :meth:`record_found`. Returns how many rows were added.
+        """
+        now = utcnow()
+        rows = [
+            {
+                "client_key": client_key,
+                "entity_type": ref.entity_type,
+                "entity_id": ref.entity_id,
+                "property_key": ref.key,
+                "state": RowState.PRESENT,
+                "source": RowSource.SCAN,
+                "value_sha256": digest.sha256 if digest else None,
+                "value_size": digest.size if digest else None,
+                "first_written_at": now,
+                "last_written_at": now,
+            }
+            for ref, digest in found
+        ]
+        if not rows:
+            return 0
+        statement = self._insert(inventory).on_conflict_do_nothing(index_elements=_PROPERTY_COLUMNS)
+        async with self._write() as conn:
+            result = await conn.execute(statement, rows)
+
+        return result.rowcount
+
+    async def mark_scanned(self, client_key: str, ref: PropertyRef, digest: ValueDigest) -> bool:
+        """Mark the property present with the value digest a scan read from the site.
+
+        The row's source becomes scan, because its digest no longer describes a value
+        the app wrote; ``first_written_at`` and ``last_written_at`` are kept. Returns
+        False when the inventory has no row of the property.
+        """
+        values = {
+            "state": RowState.PRESENT,
+            "source": RowSource.SCAN,
+            "value_sha256": digest.sha256,
+            "value_size": digest.size,
+            "removed_at": None,
+        }
+        statement = update(inventory).where(inventory_row_matches(client_key, ref)).values(values)
+        async with self._write() as conn:
+            result = await conn.execute(statement)
+
+        return result.rowcount == 1
+
+    async def list_entity_ids(self, client_key: str, entity_type: EntityType) -> list[str]:
+        """Return the ids of the entities of one type that have inventory rows, sorted."""
+        statement = (
+            select(inventory.c.entity_id)
+            .where(inventory.c.client_key == client_key, inventory.c.entity_type == entity_type)
+            .distinct()
+            .order_by(inventory.c.entity_id)
+        )
+        async with self._read() as conn:
+            return list((await conn.execute(statement)).scalars())
+
     async def get_row(self, client_key: str, ref: PropertyRef) -> InventoryRow | None:
         """Return the inventory row of the property, or None."""
         statement = select(inventory).where(inventory_row_matches(client_key, ref))
@@ -220,9 +284,10 @@ class InventoryQueries(StoreBase):
         client_key: str,
         *,
         states: Collection[RowState] | None = None,
+        entity_types: Collection[EntityType] | None = None,
         batch_size: int = 1000,
     ) -> AsyncIterator[InventoryRow]:
-        """Yield the installation's rows in id order, optionally only those in ``states``.
+        """Yield the installation's rows in id order, optionally filtered by state and type.
 
         Rows are read in batches of ``batch_size``, each batch in its own short
         transaction that resumes after the last id seen, so memory stays constant and no
@@ -239,6 +304,8 @@ class InventoryQueries(StoreBase):
         )
         if states is not None:
             statement = statement.where(inventory.c.state.in_(list(states)))
+        if entity_types is not None:
+            statement = statement.where(inventory.c.entity_type.in_(list(entity_types)))
         last_id: int | None = None
         while True:
             page = statement if last_id is None else statement.where(inventory.c.id > last_id)

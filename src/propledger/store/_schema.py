@@ -175,6 +175,9 @@ inventory = Table(
         name="uq_inventory_property",
     ),
     Index("ix_inventory_client_key_state", "client_key", "state"),
+    # iter_inventory reads an installation's rows in id order, a batch at a time. Without
+    # this index SQLite sorts every row of the installation again for each batch.
+    Index("ix_inventory_client_key_id", "client_key", "id"),
 )
 
 removal_jobs = Table(

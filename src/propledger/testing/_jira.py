@@ -19,6 +19,7 @@ from propledger.model import JSONValue
 from propledger.testing._auth import CALLER_STATE, SITE_STATE, Caller, jira_error
 from propledger.testing._forge import ForgeMixin, forge_key_routes
 from propledger.testing._lifecycle import InstallSigningKey, LifecycleMixin
+from propledger.testing._routes_directory import directory_routes
 from propledger.testing._routes_manual import manual_routes
 from propledger.testing._routes_misc import INSTALL_KEYS_PATH, misc_routes
 from propledger.testing._routes_properties import property_routes
@@ -80,6 +81,7 @@ class FakeJira(LifecycleMixin, ForgeMixin):
                 + search_routes(self.search_quirks)
                 + manual_routes(self)
                 + forge_key_routes(self.forge_key_set)
+                + directory_routes()
             ),
             middleware=[Middleware(_SiteMiddleware, fake=self)],
             exception_handlers={HTTPException: _http_exception},

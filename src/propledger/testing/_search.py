@@ -1,5 +1,7 @@
 """FakeJira's enhanced JQL search: ``/rest/api/3/search/jql`` with token paging.
 
+``/rest/api/3/search/approximate-count`` counts the issues a query finds, exactly.
+
 FakeJira understands a small part of JQL, enough for propledger's scans and checks:
 clauses joined by ``AND`` on ``id``/``issue``/``key`` (``in``, ``=``, ``>``, ``>=``)
 and ``project`` (``=``, ``in``, ``is not EMPTY``), and any ``ORDER BY``, which sorts by
@@ -16,6 +18,8 @@ import base64
 import dataclasses
 import json
 import re
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -98,23 +102,54 @@ def _clause_test(field: str, op: str, value: str) -> Callable[[FakeSite, FakeIss
     return matches
 
 
-def _token(offset: int, jql: str) -> str:
-    raw = json.dumps({"offset": offset, "jql": jql}).encode()
+class _Cursors:
+    """The matching issues of recent searches, kept so that later pages reuse them.
+
+    Filtering and sorting every issue of the site for each page would make a paged
+    search of a large site quadratic. A search's issues are fixed when its first page
+    is served, as a database cursor fixes its rows. Their properties are read when each
+    page is served.
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._searches: OrderedDict[str, tuple[bool, list[FakeIssue]]] = OrderedDict()
+
+    def get(self, search_id: str | None, caller: Caller) -> list[FakeIssue] | None:
+        stored = self._searches.get(search_id or "")
+        if stored is None or stored[0] != caller.is_app:
+            return None
+
+        return stored[1]
+
+    def start(self, issues: list[FakeIssue], caller: Caller) -> str:
+        search_id = uuid.uuid4().hex
+        self._searches[search_id] = (caller.is_app, issues)
+        while len(self._searches) > self._size:
+            self._searches.popitem(last=False)
+
+        return search_id
+
+
+def _token(offset: int, jql: str, search_id: str) -> str:
+    raw = json.dumps({"offset": offset, "jql": jql, "search": search_id}).encode()
 
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _offset(token: str | None, jql: str) -> int | None:
+def _read_token(token: str | None, jql: str) -> tuple[int, str | None] | None:
+    """Return the offset and search id of a token, or None if it is invalid."""
     if not token:
-        return 0
+        return 0, None
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except ValueError:
         return None
     if not isinstance(data, dict) or data.get("jql") != jql:
         return None
+    search_id = data.get("search")
 
-    return int(data.get("offset", 0))
+    return int(data.get("offset", 0)), search_id if isinstance(search_id, str) else None
 
 
 def _issue_json(
@@ -131,7 +166,7 @@ def _issue_json(
 
 
 async def _search(
-    request: Request, site: FakeSite, caller: Caller, quirks: SearchQuirks
+    request: Request, site: FakeSite, caller: Caller, quirks: SearchQuirks, cursors: _Cursors
 ) -> Response:
     if request.method == "POST":
         try:
@@ -161,15 +196,14 @@ async def _search(
     limit = min(
         int(body.get("maxResults") or 50), MAX_PAGE_WITH_DETAILS if detailed else MAX_PAGE_IDS_ONLY
     )
-    offset = _offset(body.get("nextPageToken"), jql)
-    if offset is None:
+    position = _read_token(body.get("nextPageToken"), jql)
+    if position is None:
         return jira_error(400, "The nextPageToken is invalid or belongs to another query.")
-    visible = [
-        issue
-        for issue in sorted(site.issues.values(), key=lambda issue: int(issue.id))
-        if (not caller.is_app or not site.is_issue_hidden(issue.id))
-        and all(test(site, issue) for test in tests)
-    ]
+    offset, search_id = position
+    visible = cursors.get(search_id, caller)
+    if search_id is None or visible is None:
+        visible = _matching_issues(site, caller, tests)
+        search_id = cursors.start(visible, caller)
     page = visible[offset : offset + max(limit, 1)]
     is_last = offset + len(page) >= len(visible)
     result: dict[str, Any] = {"issues": [_issue_json(site, issue, fields, keys) for issue in page]}
@@ -179,18 +213,50 @@ async def _search(
     result["isLast"] = is_last
     if not is_last:
         token_offset = limit if quirks.repeat_token else offset + len(page)
-        result["nextPageToken"] = _token(token_offset, jql)
+        result["nextPageToken"] = _token(token_offset, jql, search_id)
 
     return JiraJSONResponse(result)
 
 
+def _matching_issues(
+    site: FakeSite, caller: Caller, tests: list[Callable[[FakeSite, FakeIssue], bool]]
+) -> list[FakeIssue]:
+    return [
+        issue
+        for issue in sorted(site.issues.values(), key=lambda issue: int(issue.id))
+        if (not caller.is_app or not site.is_issue_hidden(issue.id))
+        and all(test(site, issue) for test in tests)
+    ]
+
+
+async def _count(request: Request, site: FakeSite, caller: Caller) -> Response:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return jira_error(400, "The request body is not valid JSON.")
+    if not isinstance(body, dict):
+        return jira_error(400, "The request body must be a JSON object.")
+    tests, error = _parse(str(body.get("jql") or ""))
+    if error:
+        return jira_error(400, error)
+
+    return JiraJSONResponse({"count": len(_matching_issues(site, caller, tests))})
+
+
 def search_routes(quirks: SearchQuirks) -> list[Route]:
-    """Return the enhanced search routes; ``quirks`` is read on every request."""
+    """Return the enhanced search and count routes; ``quirks`` is read on every request."""
+
+    cursors = _Cursors()
 
     async def search(request: Request, site: FakeSite, caller: Caller) -> Response:
-        return await _search(request, site, caller, quirks)
+        return await _search(request, site, caller, quirks, cursors)
 
-    return [
+    routes = [
         Route(f"/rest/api/{version}/search/jql", jira_endpoint(search), methods=["GET", "POST"])
         for version in ("3", "2")
     ]
+    routes.append(
+        Route("/rest/api/3/search/approximate-count", jira_endpoint(_count), methods=["POST"])
+    )
+
+    return routes

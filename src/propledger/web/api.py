@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from propledger.errors import InvalidPayloadError, NotAdminError
-from propledger.export import EXPORT_FORMATS, export_inventory
+from propledger.export import EXPORT_FORMATS, export_inventory, site_value_reader
 from propledger.ledger import Ledger
 from propledger.removal import job_status, removal_receipt, request_removal
 from propledger.web.auth import Caller, authenticate
@@ -103,7 +103,10 @@ def api_routes(ledger: Ledger) -> list[Route]:
         caller = await _admin(request, ledger)
         export_format = request.query_params.get("format", "csv")
         client_key = caller.installation.client_key
-        chunks = await export_inventory(ledger.store, client_key, export_format)
+        values = None
+        if request.query_params.get("with_values", "").lower() in ("1", "true", "yes"):
+            values = site_value_reader(await ledger.jira_client(caller.installation))
+        chunks = await export_inventory(ledger.store, client_key, export_format, values=values)
         filename = f"propledger-inventory-{caller.installation.host}.{export_format}"
 
         return StreamingResponse(
