@@ -35,17 +35,34 @@ def plan(client_key: str) -> None:
 @click.option("--installation", "client_key", required=True, help="The installation's clientKey.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def run_removal(client_key: str, dry_run: bool, yes: bool) -> None:
-    """Delete every inventoried property of an installation from its site."""
+@click.option(
+    "--sweep",
+    is_flag=True,
+    help="Also delete each exact key of the key scope from every issue the app can edit, "
+    "inventoried or not (PROPLEDGER_SWEEP).",
+)
+def run_removal(client_key: str, dry_run: bool, yes: bool, sweep: bool) -> None:
+    """Delete every inventoried property of an installation from its site.
+
+    Issue properties go in bulk tasks, the rest one request each. With --sweep the
+    removal ends with an empty-filter bulk delete of each exact key in the key scope
+    (PROPLEDGER_KEYS). That delete reaches every issue the app can see and edit, so it
+    also removes those keys where they were written before the app adopted propledger.
+    Prefixes are never swept.
+    """
     from propledger.ledger import Ledger
     from propledger.removal import Worker, plan_removal, removal_receipt, start_removal
     from propledger.settings import Settings
 
     async def run() -> dict[str, Any] | None:
-        async with await Ledger.open(Settings.from_env()) as ledger:
+        settings = Settings.from_env(sweep=True if sweep else None)
+        async with await Ledger.open(settings) as ledger:
             planned = await plan_removal(ledger.store, client_key)
             click.echo(planned.describe())
-            if dry_run or not planned.total:
+            if settings.sweep:
+                click.echo(_describe_sweep(settings.scope.keys))
+            sweeps = settings.sweep and bool(settings.scope.keys)
+            if dry_run or not (planned.total or sweeps):
                 return None
             if not yes and not click.confirm("Delete them? This cannot be undone", default=False):
                 return None
@@ -71,3 +88,9 @@ def receipt(job_id: str) -> None:
             return await removal_receipt(store, job.id, client_key=job.client_key)
 
     click.echo(json.dumps(run_async(run()), indent=2))
+
+
+def _describe_sweep(keys: frozenset[str]) -> str:
+    listed = ", ".join(sorted(keys)) or "none, because the key scope has no exact keys"
+
+    return f"Would also sweep these keys from every issue the app can edit: {listed}."
