@@ -64,9 +64,14 @@ async def test_admin_removes_everything(
     }
     assert status["totals"] == {"deleted": written}
     assert installed.property_count(prefixes=(f"{APP_KEY}.",)) == 0
-    deletes = [entry for entry in fake.request_log if entry.method == "DELETE"]
-    assert len(deletes) == written
-    assert {entry.status for entry in deletes} == {204}
+    # The five issue properties go in one bulk delete; the rest one DELETE each.
+    deletes = [(entry.path, entry.status) for entry in fake.request_log if entry.method == "DELETE"]
+    assert sorted(deletes) == sorted(
+        [(f"/rest/api/3/issue/properties/{KEY}", 303)]
+        + [(f"/rest/api/3/user/properties/{APP_KEY}.prefs", 204)] * 2
+        + [(f"/rest/atlassian-connect/1/addons/{APP_KEY}/properties/{APP_KEY}.config", 204)]
+    )
+    assert len(installed.deletions) == written
 
 
 async def test_non_admin_gets_403_and_nothing_starts(
@@ -202,8 +207,8 @@ async def test_hidden_issue_not_verified(
             "entity_id": hidden_id,
             "key": KEY,
             "outcome": "not_verified",
-            "reason": "Jira answered 404 and the issue is not visible to the app: it was "
-            "deleted, or it is hidden from the app.",
+            "reason": "Bulk task 10000 completed and the issue is not visible to the app: it "
+            "was deleted, or it is hidden from the app.",
         }
     ]
     assert receipt.json()["installation"] == {

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 from tests.conftest import APP_BASE_URL, APP_KEY
@@ -19,15 +20,22 @@ KEY = f"{APP_KEY}.checklist"
 
 
 class StallingTransport(httpx.AsyncBaseTransport):
-    """Forwards requests until ``allowed`` DELETEs went through, then stalls every DELETE."""
+    """Forwards requests until ``allowed`` matching ones went through, then stalls them."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, *, allowed: int) -> None:
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        *,
+        allowed: int,
+        matches: Callable[[httpx.Request], bool],
+    ) -> None:
         self.inner = inner
         self.allowed = allowed
+        self.matches = matches
         self.stalled = asyncio.Event()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "DELETE":
+        if self.matches(request):
             if self.allowed == 0:
                 self.stalled.set()
                 await asyncio.Event().wait()
@@ -36,7 +44,15 @@ class StallingTransport(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
-async def install_and_write(settings: Settings, fake: FakeJira, site: FakeSite) -> None:
+def is_delete(request: httpx.Request) -> bool:
+    return request.method == "DELETE"
+
+
+def is_task_poll(request: httpx.Request) -> bool:
+    return request.method == "GET" and "/task/" in request.url.path
+
+
+async def install(settings: Settings, fake: FakeJira, site: FakeSite) -> None:
     async with await Ledger.open(settings) as ledger:
         app = create_app(ledger, run_worker=False)
         transport = httpx.ASGITransport(app=app)
@@ -46,21 +62,28 @@ async def install_and_write(settings: Settings, fake: FakeJira, site: FakeSite) 
         ):
             response = await fake.install(site, app_base_url=APP_BASE_URL, client=client)
             assert response.status_code == 204
+
+
+async def write_issue_properties(settings: Settings, site: FakeSite) -> None:
+    async with await Ledger.open(settings) as ledger:
         tracked = await ledger.site(site.client_key)
         for issue_id in site.issues:
             await tracked.issue(issue_id).set_property(KEY, {"id": issue_id})
 
 
-async def test_removal_resumes_after_restart(
-    settings: Settings, fake: FakeJira, site: FakeSite, admin: str
-):
-    for _ in range(25):
-        site.add_issue(project_key="ACME")
-    await install_and_write(settings, fake, site)
-    headers = {"Authorization": f"JWT {fake.context_token(site, admin)}"}
-    stalling = StallingTransport(fake.transport(), allowed=12)
-    first = dataclasses.replace(settings, jira_transport=stalling, removal_concurrency=2)
+async def write_user_properties(settings: Settings, site: FakeSite) -> None:
+    async with await Ledger.open(settings) as ledger:
+        tracked = await ledger.site(site.client_key)
+        for account_id in site.users:
+            await tracked.user(account_id).set_property(KEY, {"id": account_id})
 
+
+async def interrupt_removal(
+    settings: Settings, fake: FakeJira, site: FakeSite, admin: str, stalling: StallingTransport
+) -> str:
+    """Request a removal, and stop the server once the transport stalls."""
+    headers = {"Authorization": f"JWT {fake.context_token(site, admin)}"}
+    first = dataclasses.replace(settings, jira_transport=stalling, removal_concurrency=2)
     async with await Ledger.open(first) as ledger:
         async with serve(create_app(ledger)) as url, httpx.AsyncClient(base_url=url) as http:
             created = await http.post(
@@ -68,28 +91,74 @@ async def test_removal_resumes_after_restart(
             )
             assert created.status_code == 202
             await asyncio.wait_for(stalling.stalled.wait(), 10)
-        job_id = created.json()["id"]
+        job_id: str = created.json()["id"]
         interrupted = await ledger.store.get_job(job_id)
     assert interrupted.state is JobState.RUNNING
     assert interrupted.lease_owner is None
-    assert site.property_count(prefixes=(f"{APP_KEY}.",)) == 30 - 12
 
+    return job_id
+
+
+async def resume_removal(
+    settings: Settings, fake: FakeJira, site: FakeSite, admin: str, job_id: str
+) -> dict[str, Any]:
+    """Start the server again and wait until the removal has ended."""
+    headers = {"Authorization": f"JWT {fake.context_token(site, admin)}"}
     async with (
         await Ledger.open(settings) as ledger,
         serve(create_app(ledger)) as url,
         httpx.AsyncClient(base_url=url) as http,
     ):
         for _ in range(200):
-            status = (await http.get(f"/api/removals/{job_id}", headers=headers)).json()
+            status: dict[str, Any] = (
+                await http.get(f"/api/removals/{job_id}", headers=headers)
+            ).json()
             if not status["active"]:
-                break
+                return status
             await asyncio.sleep(0.05)
+    raise AssertionError(f"removal {job_id} did not end")
+
+
+async def test_removal_resumes_after_restart(
+    settings: Settings, fake: FakeJira, site: FakeSite, admin: str
+):
+    for _ in range(29):
+        site.add_user()
+    await install(settings, fake, site)
+    await write_user_properties(settings, site)
+    stalling = StallingTransport(fake.transport(), allowed=12, matches=is_delete)
+
+    job_id = await interrupt_removal(settings, fake, site, admin, stalling)
+    assert site.property_count(prefixes=(f"{APP_KEY}.",)) == 30 - 12
+    status = await resume_removal(settings, fake, site, admin, job_id)
 
     assert status["state"] == "completed"
     assert status["totals"] == {"deleted": 30}
     assert site.property_count(prefixes=(f"{APP_KEY}.",)) == 0
-    deleted = collections.Counter(
-        entry.path for entry in fake.request_log if entry.method == "DELETE" and entry.status == 204
-    )
-    assert len(deleted) == 30
-    assert set(deleted.values()) == {1}
+    assert len(site.deletions) == 30
+    assert len(set(site.deletions)) == 30
+
+
+async def test_bulk_resumes_after_restart(
+    settings: Settings, fake: FakeJira, site: FakeSite, admin: str
+):
+    for _ in range(25):
+        site.add_issue(project_key="ACME")
+    await install(settings, fake, site)
+    await write_issue_properties(settings, site)
+    # The bulk task runs, but its poll never returns: the items stay in flight.
+    stalling = StallingTransport(fake.transport(), allowed=0, matches=is_task_poll)
+
+    job_id = await interrupt_removal(settings, fake, site, admin, stalling)
+    assert site.property_count(prefixes=(f"{APP_KEY}.",)) == 0
+    status = await resume_removal(settings, fake, site, admin, job_id)
+
+    assert status["state"] == "completed"
+    assert status["totals"] == {"deleted": 30}
+    assert sorted(site.deletions) == sorted(("issue", issue_id, KEY) for issue_id in site.issues)
+    submits = [
+        entry.status
+        for entry in fake.request_log
+        if entry.method == "DELETE" and entry.path == f"/rest/api/3/issue/properties/{KEY}"
+    ]
+    assert submits == [303, 303]

@@ -10,7 +10,7 @@ from types import TracebackType
 import httpx
 
 from propledger.forge import FORGE_CLIENT_KEY_PREFIX, ForgeSystemAuth
-from propledger.jira import ConnectAuth, JiraClient, RetryPolicy
+from propledger.jira import ConnectAuth, JiraClient, RateController, RetryPolicy
 from propledger.model import EntityType, Installation, InstallationState, RowState
 from propledger.settings import Settings
 from propledger.store import Store
@@ -20,6 +20,8 @@ __all__ = ["ADMIN_CHECK_TTL", "Ledger"]
 
 ADMIN_CHECK_TTL = 60.0
 """Seconds a positive admin check is cached."""
+MIN_REQUEST_RATE = 0.5
+"""Requests per second below which Jira's rate-limit signals never slow a site."""
 
 logger = logging.getLogger("propledger.ledger")
 
@@ -40,6 +42,7 @@ class Ledger:
         self.jobs_changed = asyncio.Event()
         self._clients: dict[str, tuple[Installation, JiraClient]] = {}
         self._admins: dict[tuple[str, str], float] = {}
+        self._rates: dict[str, RateController] = {}
 
     @classmethod
     async def open(cls, settings: Settings) -> Ledger:
@@ -76,6 +79,24 @@ class Ledger:
             base_delay=self.settings.retry_base_delay,
         )
 
+    def rate_controller(self, base_url: str) -> RateController:
+        """Return the rate controller of the site at ``base_url``, creating it on first use.
+
+        Every Jira client of one site shares it, so all requests to the site, from every
+        job and tracked write of this process, slow down and pause together.
+        """
+        key = base_url.rstrip("/").lower()
+        controller = self._rates.get(key)
+        if controller is None:
+            controller = RateController(
+                initial_rate=self.settings.request_rate,
+                max_rate=self.settings.max_request_rate,
+                min_rate=min(MIN_REQUEST_RATE, self.settings.request_rate),
+            )
+            self._rates[key] = controller
+
+        return controller
+
     async def jira_client(self, installation: Installation) -> JiraClient:
         """Return a Jira client that signs its requests as the app, for this installation.
 
@@ -100,6 +121,7 @@ class Ledger:
             retry=self.retry_policy(),
             transport=self.settings.jira_transport,
             forge=credentials.client_key.startswith(FORGE_CLIENT_KEY_PREFIX),
+            rate=self.rate_controller(credentials.base_url),
         )
         self._clients[installation.client_key] = (credentials, client)
 

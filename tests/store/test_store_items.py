@@ -330,3 +330,94 @@ async def test_list_items_other_job(store):
 
     assert await store.list_items("another-job") == []
     assert len(await store.list_items(job.id)) == 1
+
+
+async def test_pending_keys(store):
+    job = await job_with_items(
+        store,
+        [
+            issue("10001", "com.acme.b"),
+            issue("10002", "com.acme.a"),
+            issue("10003", "com.acme.b"),
+            issue("10004", "com.acme.c"),
+            USER_PREFS,
+        ],
+    )
+    await store.claim_items(job.id, limit=10, property_key="com.acme.c")
+
+    keys = await store.pending_keys(job.id, EntityType.ISSUE)
+
+    assert keys == ["com.acme.a", "com.acme.b"]
+    assert await store.pending_keys(job.id, EntityType.COMMENT) == []
+
+
+async def test_claim_items_by_key(store):
+    job = await job_with_items(
+        store,
+        [
+            issue("10001", "com.acme.a"),
+            issue("10001", "com.acme.b"),
+            issue("10002", "com.acme.a"),
+            issue("10003", "com.acme.a"),
+        ],
+    )
+
+    first = await store.claim_items(
+        job.id, limit=2, entity_types=[EntityType.ISSUE], property_key="com.acme.a"
+    )
+    second = await store.claim_items(
+        job.id, limit=2, entity_types=[EntityType.ISSUE], property_key="com.acme.a"
+    )
+
+    assert [item.ref for item in first] == [
+        issue("10001", "com.acme.a"),
+        issue("10002", "com.acme.a"),
+    ]
+    assert [item.ref for item in second] == [issue("10003", "com.acme.a")]
+    pending = [
+        item.ref for item in await store.list_items(job.id) if item.state is ItemState.PENDING
+    ]
+    assert pending == [issue("10001", "com.acme.b")]
+
+
+async def test_finish_items_many(store):
+    refs = [issue("10001"), issue("10002"), issue("10003")]
+    job = await job_with_items(store, refs)
+    await store.claim_items(job.id, limit=10)
+
+    await store.finish_items(
+        job.id,
+        [
+            (refs[0], Outcome.DELETED, None),
+            (refs[1], Outcome.NOT_VERIFIED, "Hidden."),
+            (refs[2], Outcome.DELETED, None),
+        ],
+    )
+    items = await store.list_items(job.id)
+    rows = [await store.get_row("tenant-a", ref) for ref in refs]
+
+    assert [(item.state, item.outcome, item.detail) for item in items] == [
+        (ItemState.DONE, Outcome.DELETED, None),
+        (ItemState.DONE, Outcome.NOT_VERIFIED, "Hidden."),
+        (ItemState.DONE, Outcome.DELETED, None),
+    ]
+    assert len({item.finished_at for item in items}) == 1
+    assert [row.state for row in rows] == [RowState.REMOVED, RowState.PRESENT, RowState.REMOVED]
+
+
+async def test_finish_items_unknown_item(store):
+    job = await job_with_items(store, [issue("10001")])
+    await store.claim_items(job.id, limit=10)
+
+    with pytest.raises(RemovalNotFoundError) as caught:
+        await store.finish_items(
+            job.id,
+            [(issue("10001"), Outcome.DELETED, None), (issue("99999"), Outcome.DELETED, None)],
+        )
+
+    assert str(caught.value) == (
+        f"Removal job {job.id!r} has no item for issue 99999 property 'com.acme.flag'. "
+        "Add the job's items with add_job_items before finishing them."
+    )
+    assert (await store.list_items(job.id))[0].state is ItemState.IN_FLIGHT
+    assert (await store.get_row("tenant-a", issue("10001"))).state is RowState.PRESENT

@@ -145,6 +145,7 @@ def test_routes_exist_in_spec(fake: FakeJira, jira_spec: dict[str, Any]) -> None
     assert {spec_path(route.path) for route in routes} == {
         "/rest/api/3/comment/{commentId}/properties",
         "/rest/api/3/comment/{commentId}/properties/{propertyKey}",
+        "/rest/api/3/issue/properties/{propertyKey}",
         "/rest/api/3/issue/{issueIdOrKey}/properties",
         "/rest/api/3/issue/{issueIdOrKey}/properties/{propertyKey}",
         "/rest/api/3/myself",
@@ -155,6 +156,7 @@ def test_routes_exist_in_spec(fake: FakeJira, jira_spec: dict[str, Any]) -> None
         "/rest/api/3/search",
         "/rest/api/3/search/approximate-count",
         "/rest/api/3/search/jql",
+        "/rest/api/3/task/{taskId}",
         "/rest/api/3/user/properties",
         "/rest/api/3/user/properties/{propertyKey}",
         "/rest/api/3/users/search",
@@ -458,3 +460,44 @@ def test_checker_rejects_wrong_body(checker: SpecChecker) -> None:
 
     with pytest.raises(jsonschema.ValidationError):
         checker.validate({"keys": [{"key": "k", "value": 1}]}, pointer)
+
+
+async def test_bulk_delete_and_task_validate(
+    site: FakeSite, app_client: httpx.AsyncClient, checker: SpecChecker
+) -> None:
+    issue = site.add_issue()
+    issue.properties["com.example.app.k"] = 1
+    site.task_options.running_polls = 1
+    bulk = "/rest/api/3/issue/properties/{propertyKey}"
+    task = "/rest/api/3/task/{taskId}"
+
+    submitted = await app_client.request(
+        "DELETE", "/rest/api/3/issue/properties/com.example.app.k", json={"entityIds": [10000]}
+    )
+    running = await app_client.get(submitted.headers["Location"])
+    complete = await app_client.get(submitted.headers["Location"])
+    rejected = await app_client.request(
+        "DELETE", "/rest/api/3/issue/properties/com.example.app.k", json={"hasProperty": True}
+    )
+    missing = await app_client.get("/rest/api/3/task/999")
+
+    assert [submitted.status_code, rejected.status_code] == [303, 400]
+    assert [running.json()["status"], complete.json()["status"]] == ["RUNNING", "COMPLETE"]
+    assert missing.status_code == 404
+    for response in (submitted, rejected):
+        checker.check(bulk, response)
+    for response in (running, complete, missing):
+        checker.check(task, response)
+
+
+@pytest.mark.parametrize("body", [{"entityIds": [10000, 10001]}, {}])
+def test_bulk_filter_bodies_validate(checker: SpecChecker, body: dict[str, Any]) -> None:
+    # The bodies propledger sends: a chunk of issue ids, and the sweep's empty filter.
+    checker.validate(body, "/components/schemas/IssueFilterForBulkPropertyDelete")
+
+
+def test_checker_rejects_task_without_status(checker: SpecChecker) -> None:
+    pointer = _pointer("/rest/api/3/task/{taskId}", "GET", "200")
+
+    with pytest.raises(jsonschema.ValidationError):
+        checker.validate({"id": "1", "self": "https://acme.jira.test/rest/api/3/task/1"}, pointer)

@@ -21,7 +21,8 @@ from propledger.jira._errors import (
     transport_error,
     unexpected_body,
 )
-from propledger.jira._retry import IDEMPOTENT_METHODS, RetryPolicy, retry_delay
+from propledger.jira._rate import RateController
+from propledger.jira._retry import IDEMPOTENT_METHODS, RetryPolicy, requested_wait, retry_delay
 from propledger.model import EntityType, JSONValue, PropertyRef, utcnow
 
 __all__ = ["JiraClient"]
@@ -44,6 +45,11 @@ class JiraClient:
     policy. Logs name the method and path of each request, never its query string or
     body.
 
+    ``rate`` is the :class:`~propledger.jira.RateController` of the site. Clients that
+    share one pace their requests together, and a wait that Jira requests in
+    ``Retry-After`` or ``X-RateLimit-Reset`` pauses all of them. Without a controller
+    each request waits for itself.
+
     NOTE: httpx itself logs every request's full URL, query string included, at INFO on
     the ``httpx`` logger. An application that logs at INFO should raise that logger's
     level to WARNING.
@@ -61,6 +67,7 @@ class JiraClient:
         rng: random.Random | None = None,
         max_connections: int = 20,
         forge: bool = False,
+        rate: RateController | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -71,6 +78,7 @@ class JiraClient:
         self._base_url = base_url.rstrip("/")
         self._forge = forge
         self._retry = retry
+        self._rate = rate
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter only
         self._http = httpx.AsyncClient(
@@ -237,6 +245,8 @@ class JiraClient:
         )
 
     async def _send(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
+        if self._rate is not None:
+            await self._rate.acquire()
         try:
             response = await self._http.send(request)
         except httpx.TransportError:
@@ -253,6 +263,8 @@ class JiraClient:
             response.status_code,
             extra={"event": "jira.response", "method": method, "path": path},
         )
+        if self._rate is not None:
+            self._rate.record(response)
 
         return response
 
@@ -265,7 +277,7 @@ class JiraClient:
         response: httpx.Response | None,
         error: httpx.TransportError | None,
     ) -> None:
-        delay = retry_delay(self._retry, response, attempt, self._rng, utcnow())
+        delay, paused = self._retry_wait(response, attempt)
         status = response.status_code if response is not None else None
         error_name = type(error).__name__ if error is not None else None
         reason = f"status {status}" if status is not None else error_name
@@ -288,7 +300,20 @@ class JiraClient:
                 "delay": delay,
             },
         )
-        await self._sleep(delay)
+        if not paused:
+            await self._sleep(delay)
+
+    def _retry_wait(self, response: httpx.Response | None, attempt: int) -> tuple[float, bool]:
+        """Return the wait before the next attempt, and whether the whole site pauses for it."""
+        now = utcnow()
+        if self._rate is not None and response is not None:
+            requested = requested_wait(self._retry, response, now)
+            if requested is not None:
+                # The rate controller holds back every request to the site, this retry
+                # included, so the caller does not sleep on its own.
+                return self._rate.pause(requested), True
+
+        return retry_delay(self._retry, response, attempt, self._rng, now), False
 
 
 def _check_path(method: str, path: str) -> None:

@@ -12,7 +12,7 @@ import httpx
 
 from propledger.errors import ConfigurationError
 
-__all__ = ["IDEMPOTENT_METHODS", "RetryPolicy", "retry_delay"]
+__all__ = ["IDEMPOTENT_METHODS", "RetryPolicy", "requested_wait", "retry_delay"]
 
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS"})
 """Methods that are safe to send again. A POST is retried only when marked idempotent."""
@@ -70,15 +70,28 @@ def retry_delay(
     Retrying before that time only extends the rate limit. Without either header,
     the wait is full-jitter exponential backoff, capped at ``max_delay``.
     """
-    requested = _requested_wait(response, now) if response is not None else None
+    requested = requested_wait(policy, response, now) if response is not None else None
     if requested is not None:
-        return min(max(requested, 0.0), policy.max_retry_after)
+        return requested
     ceiling = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
 
     return rng.uniform(0, ceiling)
 
 
-def _requested_wait(response: httpx.Response, now: dt.datetime) -> float | None:
+def requested_wait(policy: RetryPolicy, response: httpx.Response, now: dt.datetime) -> float | None:
+    """Return the seconds Jira asked the caller to wait, capped at ``max_retry_after``.
+
+    ``Retry-After`` wins over ``X-RateLimit-Reset``. Returns None when the response
+    carries neither header in a form that parses.
+    """
+    requested = _header_wait(response, now)
+    if requested is None:
+        return None
+
+    return min(max(requested, 0.0), policy.max_retry_after)
+
+
+def _header_wait(response: httpx.Response, now: dt.datetime) -> float | None:
     retry_after = response.headers.get("Retry-After")
     if retry_after is not None:
         seconds = _parse_retry_after(retry_after.strip(), now)

@@ -7,14 +7,19 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from propledger.errors import JiraError
-from propledger.jira import JiraClient
+from propledger.jira import JiraClient, TaskPolling
 from propledger.ledger import Ledger
-from propledger.model import EntityType, JobState, Outcome, PropertyRef, RemovalItem, RemovalJob
+from propledger.model import EntityType, JobState, Outcome, RemovalJob
+from propledger.removal.bulk import IssueBulkDeleter, sweep_keys
+from propledger.removal.items import ItemDeleter, classify_delete
 
-__all__ = ["LeaseLostError", "RemovalRunner"]
+__all__ = ["LeaseLostError", "RemovalRunner", "classify_delete"]
 
 logger = logging.getLogger("propledger.removal")
+
+_PER_ITEM_TYPES = tuple(
+    entity_type for entity_type in EntityType if entity_type is not EntityType.ISSUE
+)
 
 
 class LeaseLostError(Exception):
@@ -24,8 +29,11 @@ class LeaseLostError(Exception):
 class RemovalRunner:
     """Runs one removal job that its worker has claimed.
 
-    Each item is marked in flight before its DELETE and done after it, so a job cut
-    short by a crash resumes with the items it had not finished.
+    Issue properties go in bulk tasks and the other entity types one DELETE each, both
+    at once. Each item is marked in flight before its request and done after it, so a
+    job cut short by a crash resumes with the items it had not finished. With the
+    ``sweep`` setting the job ends with an empty-filter bulk delete of each exact key in
+    the key scope.
     """
 
     def __init__(self, ledger: Ledger, *, owner: str) -> None:
@@ -65,40 +73,33 @@ class RemovalRunner:
             renewer.cancel()
 
     async def _delete_all(self, job: RemovalJob, client: JiraClient) -> None:
-        concurrency = self._ledger.settings.removal_concurrency
+        settings = self._ledger.settings
+        items = ItemDeleter(
+            self._store,
+            client,
+            job.id,
+            semaphore=asyncio.Semaphore(settings.removal_concurrency),
+            concurrency=settings.removal_concurrency,
+        )
+        polling = TaskPolling(deadline=settings.task_deadline)
+        bulk = IssueBulkDeleter(
+            self._store,
+            client,
+            job.id,
+            chunk_size=settings.bulk_chunk_size,
+            polling=polling,
+            fallback=items,
+        )
         await self._store.add_job_items(job.id)
         while True:
-            items = await self._store.claim_items(job.id, limit=concurrency * 4)
-            if not items:
-                # Rows written while the job ran join it before the job may end.
-                if not await self._store.add_job_items(job.id):
-                    return
-                continue
-            semaphore = asyncio.Semaphore(concurrency)
             async with asyncio.TaskGroup() as group:
-                for item in items:
-                    group.create_task(self._delete_one(job, client, item, semaphore))
-
-    async def _delete_one(
-        self, job: RemovalJob, client: JiraClient, item: RemovalItem, semaphore: asyncio.Semaphore
-    ) -> None:
-        detail: str | None
-        async with semaphore:
-            try:
-                status = await client.delete_property(item.ref)
-            except JiraError as exc:
-                outcome, detail = Outcome.FAILED, str(exc)
-            else:
-                outcome, detail = await classify_delete(client, item.ref, status)
-        await self._store.finish_item(job.id, item.ref, outcome, detail)
-        if not outcome.is_removed:
-            logger.warning(
-                "Removal %s could not remove %s: %s",
-                job.id,
-                item.ref,
-                detail,
-                extra={"event": "removal.item", "job_id": job.id, "outcome": outcome.value},
-            )
+                group.create_task(bulk.run())
+                group.create_task(items.run(_PER_ITEM_TYPES))
+            # Rows written while the job ran join it before the job may end.
+            if not await self._store.add_job_items(job.id):
+                break
+        if settings.sweep:
+            await sweep_keys(client, sorted(settings.scope.keys), polling=polling)
 
     async def _renew_lease(self, job_id: str, lost: asyncio.Event, work: asyncio.Task[Any]) -> None:
         lease_seconds = self._ledger.settings.lease_seconds
@@ -126,37 +127,3 @@ class RemovalRunner:
         )
 
         return finished
-
-
-async def classify_delete(
-    client: JiraClient, ref: PropertyRef, status: int
-) -> tuple[Outcome, str | None]:
-    """Return the outcome of a DELETE that Jira answered with ``status``.
-
-    A 404 proves nothing by itself, because Jira also answers 404 for entities hidden from
-    the app: the property counts as gone only when the entity's key list is readable.
-    """
-    if status == 204:
-        return Outcome.DELETED, None
-    if status in (401, 403):
-        return Outcome.FORBIDDEN, (
-            f"Jira answered {status}: the app may not change this {ref.entity_type.value}'s "
-            "properties."
-        )
-    if status != 404:
-        return Outcome.FAILED, f"Jira answered {status} to the delete."
-    if ref.entity_type is EntityType.APP:
-        return Outcome.GONE, "Already absent: Jira answered 404."
-    try:
-        keys = await client.list_property_keys(ref.entity_type, ref.entity_id)
-    except JiraError as exc:
-        return Outcome.NOT_VERIFIED, f"Jira answered 404 and the key list failed: {exc}"
-    if keys is None:
-        return Outcome.NOT_VERIFIED, (
-            f"Jira answered 404 and the {ref.entity_type.value} is not visible to the app: "
-            "it was deleted, or it is hidden from the app."
-        )
-    if ref.key in keys:
-        return Outcome.FAILED, "Jira answered 404 to the delete but still lists the property."
-
-    return Outcome.GONE, "Already absent: the entity is visible and holds no such property."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, func, literal, select, tuple_, update
@@ -113,12 +113,14 @@ class ItemQueries(StoreBase):
         *,
         limit: int,
         entity_types: Collection[EntityType] | None = None,
+        property_key: str | None = None,
     ) -> list[RemovalItem]:
         """Move up to ``limit`` pending items to in_flight and return them.
 
-        Items are picked and returned ordered by entity type, entity id and property
-        key. Each claim counts one attempt. On PostgreSQL, rows another transaction is
-        claiming are skipped, so concurrent callers get disjoint items.
+        ``entity_types`` and ``property_key`` restrict the items claimed. Items are picked
+        and returned ordered by entity type, entity id and property key. Each claim
+        counts one attempt. On PostgreSQL, rows another transaction is claiming are
+        skipped, so concurrent callers get disjoint items.
         """
         if limit < 1:
             raise ConfigurationError(f"limit must be at least 1, got {limit}.")
@@ -131,6 +133,8 @@ class ItemQueries(StoreBase):
         )
         if entity_types is not None:
             chosen = chosen.where(removal_items.c.entity_type.in_(list(entity_types)))
+        if property_key is not None:
+            chosen = chosen.where(removal_items.c.property_key == property_key)
         if self._is_postgresql:
             chosen = chosen.with_for_update(skip_locked=True)
         async with self._write() as conn:
@@ -154,6 +158,21 @@ class ItemQueries(StoreBase):
 
         return sorted((_item_from_row(row) for row in rows), key=_sort_key)
 
+    async def pending_keys(self, job_id: str, entity_type: EntityType) -> list[str]:
+        """Return the sorted property keys of the job's pending items of one entity type."""
+        statement = (
+            select(removal_items.c.property_key)
+            .where(
+                removal_items.c.job_id == job_id,
+                removal_items.c.entity_type == entity_type,
+                removal_items.c.state == ItemState.PENDING,
+            )
+            .distinct()
+            .order_by(removal_items.c.property_key)
+        )
+        async with self._read() as conn:
+            return list((await conn.scalars(statement)).all())
+
     async def finish_item(
         self,
         job_id: str,
@@ -168,23 +187,34 @@ class ItemQueries(StoreBase):
         have reached the site after the delete. ``detail`` must never contain a property
         value. Raises RemovalNotFoundError for an unknown job or an item not in the job.
         """
+        await self.finish_items(job_id, [(ref, outcome, detail)])
+
+    async def finish_items(
+        self, job_id: str, results: Sequence[tuple[PropertyRef, Outcome, str | None]]
+    ) -> None:
+        """Record the outcomes of many items in one transaction, as :meth:`finish_item` does.
+
+        ``results`` contains ``(ref, outcome, detail)`` triples. If one item is not in the
+        job, RemovalNotFoundError is raised and no outcome is recorded.
+        """
         now = utcnow()
         async with self._write() as conn:
             client_key = await _job_client_key(conn, job_id)
-            statement = (
-                update(removal_items)
-                .where(_item_matches(job_id, ref))
-                .values(state=ItemState.DONE, outcome=outcome, detail=detail, finished_at=now)
-                .returning(removal_items.c.started_at)
-            )
-            item = (await conn.execute(statement)).first()
-            if item is None:
-                raise RemovalNotFoundError(
-                    f"Removal job {job_id!r} has no item for {ref}. "
-                    "Add the job's items with add_job_items before finishing them."
+            for ref, outcome, detail in results:
+                statement = (
+                    update(removal_items)
+                    .where(_item_matches(job_id, ref))
+                    .values(state=ItemState.DONE, outcome=outcome, detail=detail, finished_at=now)
+                    .returning(removal_items.c.started_at)
                 )
-            if outcome.is_removed:
-                await self._mark_row_removed(conn, client_key, ref, item.started_at, now)
+                item = (await conn.execute(statement)).first()
+                if item is None:
+                    raise RemovalNotFoundError(
+                        f"Removal job {job_id!r} has no item for {ref}. "
+                        "Add the job's items with add_job_items before finishing them."
+                    )
+                if outcome.is_removed:
+                    await self._mark_row_removed(conn, client_key, ref, item.started_at, now)
 
     async def _mark_row_removed(
         self,

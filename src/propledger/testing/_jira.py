@@ -19,6 +19,8 @@ from propledger.model import JSONValue
 from propledger.testing._auth import CALLER_STATE, SITE_STATE, Caller, jira_error
 from propledger.testing._forge import ForgeMixin, forge_key_routes
 from propledger.testing._lifecycle import InstallSigningKey, LifecycleMixin
+from propledger.testing._limits import DroppedConnection, serve_limited
+from propledger.testing._routes_bulk import bulk_routes
 from propledger.testing._routes_directory import directory_routes
 from propledger.testing._routes_manual import manual_routes
 from propledger.testing._routes_misc import INSTALL_KEYS_PATH, misc_routes
@@ -36,9 +38,10 @@ class LoggedRequest:
     """One request that reached a Jira route of FakeJira, and its response status.
 
     ``base_url`` is the selected site's, or ``None`` when no site matched the Host
-    header. ``query`` leaves out the ``jwt`` parameter, and joins repeated values with
-    commas. ``body`` is the request body parsed as JSON, or ``None`` when it is empty
-    or not JSON. ``issuer`` is the JWT's ``iss`` and ``account_id`` the basic-auth user.
+    header. ``status`` is 0 for a connection FakeJira dropped on purpose. ``query``
+    leaves out the ``jwt`` parameter, and joins repeated values with commas. ``body``
+    is the request body parsed as JSON, or ``None`` when it is empty or not JSON.
+    ``issuer`` is the JWT's ``iss`` and ``account_id`` the basic-auth user.
     """
 
     base_url: str | None
@@ -76,7 +79,8 @@ class FakeJira(LifecycleMixin, ForgeMixin):
         self.search_quirks = SearchQuirks()
         self.app = Starlette(
             routes=(
-                property_routes()
+                bulk_routes()
+                + property_routes()
                 + misc_routes(self._public_key_pem)
                 + search_routes(self.search_quirks)
                 + manual_routes(self)
@@ -183,7 +187,10 @@ class _SiteMiddleware:
                 await response(scope, replay, send_and_record)
             else:
                 state[SITE_STATE] = site
-                await self.app(scope, replay, send_and_record)
+                await serve_limited(site, self.app, scope, replay, send_and_record)
+        except DroppedConnection:
+            status = 0
+            raise
         finally:
             self.fake.request_log.append(_log_entry(scope, site, status, state, body))
 

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from propledger.model import JSONValue
+from propledger.model import EntityType, JSONValue
 from propledger.scope import (
     MAX_APP_PROPERTY_KEY_LENGTH,
     MAX_PROPERTY_KEY_LENGTH,
@@ -41,8 +41,10 @@ APP_PROPERTY_NOT_FOUND = "Property with key not found."
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Target:
-    """The properties of the entity a request names, and how its property URLs end."""
+    """The entity a request names, its properties, and how its property URLs end."""
 
+    entity_type: EntityType
+    entity_id: str
     properties: dict[str, JSONValue]
     url_suffix: str = ""
 
@@ -91,7 +93,7 @@ def _resolve_issue(
     if issue is None or (caller.is_app and site.is_issue_hidden(issue.id)):
         return jira_error(404, "Issue does not exist or you do not have permission to see it.")
 
-    return _Target(issue.properties)
+    return _Target(EntityType.ISSUE, issue.id, issue.properties)
 
 
 def _resolve_comment(
@@ -102,7 +104,7 @@ def _resolve_comment(
     if comment is None or (caller.is_app and site.is_issue_hidden(comment.issue_id)):
         return jira_error(404, f"Can not find a comment for the id: {comment_id}.")
 
-    return _Target(comment.properties)
+    return _Target(EntityType.COMMENT, comment.id, comment.properties)
 
 
 def _resolve_project(
@@ -115,7 +117,7 @@ def _resolve_project(
     if write and not caller.is_admin:
         return jira_error(403, "You do not have permission to administer this project.")
 
-    return _Target(project.properties)
+    return _Target(EntityType.PROJECT, project.id, project.properties)
 
 
 def _resolve_user(
@@ -134,7 +136,12 @@ def _resolve_user(
     if write and account_id in site.protected_account_ids:
         return jira_error(403, "You do not have permission to change the properties of this user.")
 
-    return _Target(user.properties, url_suffix=f"?accountId={quote(account_id, safe='')}")
+    return _Target(
+        EntityType.USER,
+        account_id,
+        user.properties,
+        url_suffix=f"?accountId={quote(account_id, safe='')}",
+    )
 
 
 def _resolve_app(
@@ -152,7 +159,7 @@ def _resolve_app(
     except _BadRequest as exc:
         return operation_message(400, str(exc))
 
-    return _Target(site.app_properties.get(addon_key, {}))
+    return _Target(EntityType.APP, addon_key, site.app_properties.get(addon_key, {}))
 
 
 # Handlers shared by every entity type.
@@ -193,6 +200,7 @@ def _entity_property(resolve: Resolver) -> Handler:
             return jira_error(404, f"The property with key '{key}' does not exist.")
         if request.method == "DELETE":
             del target.properties[key]
+            site.record_deletion(target.entity_type, target.entity_id, key)
 
             return Response(status_code=204)
 
@@ -224,6 +232,7 @@ async def _app_property(request: Request, site: FakeSite, caller: Caller) -> Res
         return operation_message(404, APP_PROPERTY_NOT_FOUND)
     if request.method == "DELETE":
         del target.properties[key]
+        site.record_deletion(EntityType.APP, addon_key, key)
         if not target.properties:
             del site.app_properties[addon_key]
 

@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Iterator
 import uvicorn
 from starlette.types import ASGIApp
 
+from propledger.testing._limits import DroppedConnection
+
 __all__ = ["serve"]
 
 logger = logging.getLogger("propledger.testing")
@@ -26,6 +28,12 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _is_not_dropped_on_purpose(record: logging.LogRecord) -> bool:
+    # uvicorn logs each exception of the app with its traceback; a connection FakeJira
+    # drops on purpose is no error of the app.
+    return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -61,6 +69,9 @@ async def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Asyn
     """
     sock = _bind(host, port)
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    error_logger = logging.getLogger("uvicorn.error")
+    if _is_not_dropped_on_purpose not in error_logger.filters:
+        error_logger.addFilter(_is_not_dropped_on_purpose)
     server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

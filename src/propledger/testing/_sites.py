@@ -5,10 +5,15 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from propledger.model import EntityType, JSONValue
+from propledger.testing._tasks import FakeTask, TaskOptions
+
+if TYPE_CHECKING:
+    from propledger.testing._limits import Faults, RateLimit
 
 __all__ = ["FakeComment", "FakeIssue", "FakeProject", "FakeSite", "FakeUser", "normalize_base_url"]
 
@@ -100,6 +105,11 @@ class FakeSite:
     a 404 response, as Jira returns for entities hidden from the caller. Users with an
     API token see them. A request that changes a property of a user in
     ``protected_account_ids`` gets a 403 response.
+
+    ``deletions`` records each property the site actually deleted, in order, whether by
+    a DELETE or by a bulk task, so a test can show that none was deleted twice.
+    ``rate_limit`` and ``faults`` apply to every request to the site's REST API, and
+    ``task_options`` to the tasks its bulk operations start.
     """
 
     base_url: str
@@ -120,6 +130,11 @@ class FakeSite:
     hidden_issue_ids: set[str] = dataclasses.field(default_factory=set, repr=False)
     protected_account_ids: set[str] = dataclasses.field(default_factory=set, repr=False)
     api_tokens: dict[str, _ApiToken] = dataclasses.field(default_factory=dict, repr=False)
+    deletions: list[PropertyRow] = dataclasses.field(default_factory=list, repr=False)
+    tasks: dict[str, FakeTask] = dataclasses.field(default_factory=dict, repr=False)
+    task_options: TaskOptions = dataclasses.field(default_factory=TaskOptions, repr=False)
+    rate_limit: RateLimit | None = dataclasses.field(default=None, repr=False)
+    faults: Faults | None = dataclasses.field(default=None, repr=False)
     _ids: dict[str, Iterator[int]] = dataclasses.field(default_factory=dict, init=False, repr=False)
     _account_numbers: Iterator[int] = dataclasses.field(
         default_factory=lambda: itertools.count(1), init=False, repr=False
@@ -230,6 +245,32 @@ class FakeSite:
     def is_issue_hidden(self, issue_id: str) -> bool:
         """Return whether the app is denied every call about the issue with this id."""
         return issue_id in self.hidden_issue_ids
+
+    def record_deletion(self, entity_type: EntityType, entity_id: str, key: str) -> None:
+        """Note that the site deleted one property."""
+        self.deletions.append((entity_type.value, entity_id, key))
+
+    def add_task(
+        self, *, api_version: str, description: str, submitted_by: str, work: Callable[[], None]
+    ) -> FakeTask:
+        """Start a task that does ``work`` as :attr:`task_options` direct, and return it."""
+        task_id = str(self._next_number("tasks", FIRST_ENTITY_ID))
+        options = self.task_options
+        task = FakeTask(
+            id=task_id,
+            url=f"{self.base_url}/rest/api/{api_version}/task/{task_id}",
+            description=description,
+            submitted_by=submitted_by,
+            work=work,
+            running_polls=options.running_polls,
+            fails=options.fail_next > 0,
+        )
+        options.fail_next = max(0, options.fail_next - 1)
+        self.tasks[task_id] = task
+        if task.running_polls == 0:
+            task.execute()
+
+        return task
 
     def properties(self) -> list[PropertyRow]:
         """Return every stored property as sorted ``(entity type, entity id, key)`` rows."""
