@@ -18,7 +18,7 @@ from propledger.ledger import Ledger
 from propledger.removal import job_status, removal_receipt, request_removal
 from propledger.web.auth import Caller, authenticate
 
-__all__ = ["api_routes"]
+__all__ = ["AdminAPI", "api_routes"]
 
 
 async def _admin(request: Request, ledger: Ledger) -> Caller:
@@ -48,12 +48,29 @@ async def _json_object(request: Request) -> dict[str, object]:
 
 def api_routes(ledger: Ledger) -> list[Route]:
     """Return the admin API routes, bound to ``ledger``."""
+    api = AdminAPI(ledger)
 
-    async def inventory(request: Request) -> Response:
-        caller = await _admin(request, ledger)
+    return [
+        Route("/api/inventory", api.inventory, methods=["GET"]),
+        Route("/api/inventory/export", api.export, methods=["GET"]),
+        Route("/api/removals", api.create_removal, methods=["POST"]),
+        Route("/api/removals/{job_id}", api.removal, methods=["GET"]),
+        Route("/api/removals/{job_id}/receipt", api.receipt, methods=["GET"]),
+    ]
+
+
+class AdminAPI:
+    """The admin API's endpoints; each verifies its caller before it reads or acts."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    async def inventory(self, request: Request) -> Response:
+        """Return the site, the inventory counts and the active removal, if any."""
+        caller = await _admin(request, self.ledger)
         installation = caller.installation
-        summary = await ledger.inventory_summary(installation.client_key)
-        latest = await ledger.store.latest_job(installation.client_key)
+        summary = await self.ledger.inventory_summary(installation.client_key)
+        latest = await self.ledger.store.latest_job(installation.client_key)
 
         return JSONResponse(
             {
@@ -63,16 +80,17 @@ def api_routes(ledger: Ledger) -> list[Route]:
             }
         )
 
-    async def create_removal(request: Request) -> Response:
-        caller = await authenticate(request, ledger, allow_context=True)
+    async def create_removal(self, request: Request) -> Response:
+        """Start a removal for a confirmed Jira admin, or return the active one (202)."""
+        caller = await authenticate(request, self.ledger, allow_context=True)
         body = await _json_object(request)
         job, created = await request_removal(
-            ledger,
+            self.ledger,
             client_key=caller.installation.client_key,
             account_id=caller.account_id,
             confirm=body.get("confirm"),
         )
-        status = await job_status(ledger.store, job.id, client_key=job.client_key)
+        status = await job_status(self.ledger.store, job.id, client_key=job.client_key)
 
         return JSONResponse(
             status | {"created": created},
@@ -80,33 +98,36 @@ def api_routes(ledger: Ledger) -> list[Route]:
             headers={"Location": f"/api/removals/{job.id}"},
         )
 
-    async def removal(request: Request) -> Response:
-        caller = await _admin(request, ledger)
+    async def removal(self, request: Request) -> Response:
+        """Return a removal's state and counts."""
+        caller = await _admin(request, self.ledger)
         job_id = request.path_params["job_id"]
-        status = await job_status(ledger.store, job_id, client_key=caller.installation.client_key)
+        client_key = caller.installation.client_key
 
-        return JSONResponse(status)
+        return JSONResponse(await job_status(self.ledger.store, job_id, client_key=client_key))
 
-    async def receipt(request: Request) -> Response:
-        caller = await _admin(request, ledger)
+    async def receipt(self, request: Request) -> Response:
+        """Return a removal's receipt as a JSON download."""
+        caller = await _admin(request, self.ledger)
         job_id = request.path_params["job_id"]
-        body = await removal_receipt(
-            ledger.store, job_id, client_key=caller.installation.client_key
-        )
+        client_key = caller.installation.client_key
+        body = await removal_receipt(self.ledger.store, job_id, client_key=client_key)
 
         return JSONResponse(
             body,
             headers={"Content-Disposition": f'attachment; filename="removal-{job_id}.json"'},
         )
 
-    async def export(request: Request) -> Response:
-        caller = await _admin(request, ledger)
+    async def export(self, request: Request) -> Response:
+        """Stream the inventory as a CSV, JSON Lines or JSON download."""
+        caller = await _admin(request, self.ledger)
         export_format = request.query_params.get("format", "csv")
-        client_key = caller.installation.client_key
         values = None
         if request.query_params.get("with_values", "").lower() in ("1", "true", "yes"):
-            values = site_value_reader(await ledger.jira_client(caller.installation))
-        chunks = await export_inventory(ledger.store, client_key, export_format, values=values)
+            values = site_value_reader(await self.ledger.jira_client(caller.installation))
+        chunks = await export_inventory(
+            self.ledger.store, caller.installation.client_key, export_format, values=values
+        )
         filename = f"propledger-inventory-{caller.installation.host}.{export_format}"
 
         return StreamingResponse(
@@ -114,11 +135,3 @@ def api_routes(ledger: Ledger) -> list[Route]:
             media_type=EXPORT_FORMATS[export_format],
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
-
-    return [
-        Route("/api/inventory", inventory, methods=["GET"]),
-        Route("/api/inventory/export", export, methods=["GET"]),
-        Route("/api/removals", create_removal, methods=["POST"]),
-        Route("/api/removals/{job_id}", removal, methods=["GET"]),
-        Route("/api/removals/{job_id}/receipt", receipt, methods=["GET"]),
-    ]
