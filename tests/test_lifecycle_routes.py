@@ -10,20 +10,7 @@ from tests.conftest import APP_BASE_URL
 
 from propledger.ledger import Ledger
 from propledger.model import InstallationState
-from propledger.testing import FakeJira, FakeSite
-
-
-class RecordingTransport(httpx.AsyncBaseTransport):
-    """Forwards every request and records its URL path."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.paths: list[str] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths.append(request.url.path)
-
-        return await self.inner.handle_async_request(request)
+from propledger.testing import FakeJira, FakeSite, RecordingTransport
 
 
 @pytest.fixture

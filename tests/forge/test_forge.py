@@ -14,26 +14,15 @@ from propledger.errors import AuthenticationError
 from propledger.forge import ForgeKeys, forge_client_key, verify_invocation_token
 from propledger.jira import property_request
 from propledger.model import EntityType, InstallationState, PropertyRef
-from propledger.testing import FakeJira, FakeSite
+from propledger.testing import FakeJira, FakeSite, RecordingTransport
 
 APP_ID = "ari:cloud:ecosystem::app/6f1c2d3e-0000-4000-8000-000000000001"
 API_BASE = "https://{cloudId}.api.jira.test"
 
 
-class CountingTransport(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.paths: list[str] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths.append(request.url.path)
-
-        return await self.inner.handle_async_request(request)
-
-
 @pytest.fixture
-def transport(fake: FakeJira) -> CountingTransport:
-    return CountingTransport(fake.transport())
+def transport(fake: FakeJira) -> RecordingTransport:
+    return RecordingTransport(fake.transport())
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ API tokens, and sends the app signed lifecycle callbacks. A site can be rate-lim
 
 from propledger.testing._jira import FakeJira, LoggedRequest
 from propledger.testing._limits import DroppedConnection, Faults, RateLimit
+from propledger.testing._recording import RecordingTransport
 from propledger.testing._server import serve
 from propledger.testing._sites import FakeComment, FakeIssue, FakeProject, FakeSite, FakeUser
 from propledger.testing._tasks import FakeTask, TaskOptions
@@ -24,6 +25,7 @@ __all__ = [
     "Faults",
     "LoggedRequest",
     "RateLimit",
+    "RecordingTransport",
     "TaskOptions",
     "serve",
 ]
