@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import httpx
 import pytest
 from tests.conftest import APP_BASE_URL, APP_KEY
 
 from propledger.ledger import Ledger
+from propledger.removal import removal_receipt, start_removal
+from propledger.removal.worker import Worker
+from propledger.scope import KeyScope
 from propledger.testing import FakeJira, FakeSite
 from propledger.web import create_app
 
@@ -215,3 +219,41 @@ async def test_hidden_issue_not_verified(
         "client_key": installed.client_key,
         "base_url": "https://acme.jira.test",
     }
+
+
+async def test_keys_outside_scope_not_deleted(
+    ledger, settings, installed: FakeSite, fake: FakeJira
+):
+    await write_properties(ledger, installed)
+    narrowed = dataclasses.replace(settings, key_scope=KeyScope(keys=frozenset({KEY})))
+
+    async with await Ledger.open(narrowed) as narrow_ledger:
+        job, _ = await start_removal(
+            narrow_ledger, client_key=installed.client_key, requested_by="op"
+        )
+        finished = await Worker(narrow_ledger).run_once(job.id)
+        receipt = await removal_receipt(
+            narrow_ledger.store, job.id, client_key=installed.client_key
+        )
+
+    assert finished is not None
+    assert finished.state.value == "completed_with_issues"
+    assert receipt["counts"] == {
+        "app": {"failed": 1},
+        "issue": {"deleted": 5},
+        "user": {"failed": 2},
+    }
+    assert {item["key"] for item in receipt["not_removed"]} == {
+        f"{APP_KEY}.prefs",
+        f"{APP_KEY}.config",
+    }
+    assert receipt["not_removed"][0]["reason"] == (
+        f"The key {receipt['not_removed'][0]['key']!r} is outside the app's key scope "
+        f"(key {KEY!r}), so propledger does not delete it. Add it to PROPLEDGER_KEYS or "
+        "PROPLEDGER_KEY_PREFIXES to remove it."
+    )
+    assert installed.property_count(prefixes=(f"{APP_KEY}.",)) == 3
+    deleted_keys = {
+        entry.path.rsplit("/", 1)[-1] for entry in fake.request_log if entry.method == "DELETE"
+    }
+    assert deleted_keys == {KEY}

@@ -92,6 +92,7 @@ class RemovalRunner:
         )
         await self._store.add_job_items(job.id)
         while True:
+            await self._skip_keys_outside_scope(job)
             async with asyncio.TaskGroup() as group:
                 group.create_task(bulk.run())
                 group.create_task(items.run(_PER_ITEM_TYPES))
@@ -100,6 +101,33 @@ class RemovalRunner:
                 break
         if settings.sweep:
             await sweep_keys(client, sorted(settings.scope.keys), polling=polling)
+
+    async def _skip_keys_outside_scope(self, job: RemovalJob) -> None:
+        # The key scope may have shrunk since the rows were written. Keys outside it are
+        # never deleted, so their items end as failed with the reason, before any request.
+        scope = self._ledger.settings.scope
+        for entity_type in EntityType:
+            for key in await self._store.pending_keys(job.id, entity_type):
+                if key in scope:
+                    continue
+                reason = (
+                    f"The key {key!r} is outside the app's key scope ({scope.describe()}), so "
+                    "propledger does not delete it. Add it to PROPLEDGER_KEYS or "
+                    "PROPLEDGER_KEY_PREFIXES to remove it."
+                )
+                while items := await self._store.claim_items(
+                    job.id, limit=1000, entity_types=(entity_type,), property_key=key
+                ):
+                    await self._store.finish_items(
+                        job.id, [(item.ref, Outcome.FAILED, reason) for item in items]
+                    )
+                logger.warning(
+                    "Removal %s skips %s properties outside the key scope: %r",
+                    job.id,
+                    entity_type.value,
+                    key,
+                    extra={"event": "removal.out_of_scope", "job_id": job.id},
+                )
 
     async def _renew_lease(self, job_id: str, lost: asyncio.Event, work: asyncio.Task[Any]) -> None:
         lease_seconds = self._ledger.settings.lease_seconds
