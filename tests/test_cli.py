@@ -136,10 +136,9 @@ async def test_removal_run_reports_issues(database_url: str, tmp_path: Path):
         )
         stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
 
-    output = stdout.decode()
-    receipt = json.loads(output[output.index("{") :])
+    receipt = json.loads(stdout)
     assert process.returncode == 1, stderr.decode()
-    assert output.startswith(f"Would delete 4 properties from {jira_url}: 4 issue.\n")
+    assert stderr.decode().startswith(f"Would delete 4 properties from {jira_url}: 4 issue.\n")
     assert receipt["state"] == "completed_with_issues"
     assert receipt["counts"] == {"issue": {"deleted": 3, "not_verified": 1}}
     assert [item["entity_id"] for item in receipt["not_removed"]] == [hidden]

@@ -30,7 +30,9 @@ def test_all_is_pinned():
         "PropledgerError",
         "RateLimitedError",
         "RemovalNotFoundError",
+    "SecretKeyError",
         "Settings",
+    "StoreUnavailableError",
         "TrackedSite",
         "__version__",
     ]

@@ -257,3 +257,14 @@ async def test_keys_outside_scope_not_deleted(
         entry.path.rsplit("/", 1)[-1] for entry in fake.request_log if entry.method == "DELETE"
     }
     assert deleted_keys == {KEY}
+
+
+async def test_huge_body_gets_413(app_client, installed: FakeSite, fake: FakeJira, admin: str):
+    body = b'{"confirm": "' + b"x" * 200_000 + b'"}'
+
+    response = await app_client.post(
+        "/api/removals", content=body, headers=bearer(fake, installed, admin)
+    )
+
+    assert response.status_code == 413
+    assert response.json()["error"].startswith("The request body is larger than")

@@ -20,6 +20,8 @@ from propledger.errors import (
     PropledgerError,
     RateLimitedError,
     RemovalNotFoundError,
+    SecretKeyError,
+    StoreUnavailableError,
 )
 from propledger.ledger import Ledger
 from propledger.model import EntityType, Installation, Outcome, PropertyRef
@@ -53,7 +55,9 @@ __all__ = [
     "PropledgerError",
     "RateLimitedError",
     "RemovalNotFoundError",
+    "SecretKeyError",
     "Settings",
+    "StoreUnavailableError",
     "TrackedSite",
     "__version__",
 ]

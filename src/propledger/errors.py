@@ -5,6 +5,7 @@ built-in that fits, so callers can catch either::
 
     PropledgerError
     ├── ConfigurationError (ValueError)        invalid settings or arguments
+    │   └── SecretKeyError                     stored secrets unreadable with the keys given
     ├── InvalidPropertyError (ValueError)      a write rejected before any request
     │   ├── PropertyKeyError                   key too long, contains "/", or empty
     │   │   └── OutOfScopeError                key outside the app's key scope
@@ -45,6 +46,7 @@ __all__ = [
     "PropledgerError",
     "RateLimitedError",
     "RemovalNotFoundError",
+    "SecretKeyError",
     "StoreUnavailableError",
 ]
 
@@ -55,6 +57,14 @@ class PropledgerError(Exception):
 
 class ConfigurationError(PropledgerError, ValueError):
     """A setting or argument is invalid."""
+
+
+class SecretKeyError(ConfigurationError):
+    """Stored shared secrets cannot be read with the secret keys given.
+
+    This is the operator's configuration, not the caller's input, so the web service
+    answers it with 503.
+    """
 
 
 class InvalidPropertyError(PropledgerError, ValueError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from propledger.errors import ConfigurationError
+from propledger.errors import ConfigurationError, SecretKeyError
 from propledger.model import Installation
 from propledger.store import SecretCodec, Store, generate_secret_key
 from propledger.store._schema import installations
@@ -72,8 +72,14 @@ async def test_encrypted_row_without_key(database_url):
         await store.save_installation(make())
 
     async with await Store.open(database_url, secret_keys=[]) as store:
-        with pytest.raises(ConfigurationError, match="PROPLEDGER_SECRET_KEY is not set"):
+        with pytest.raises(SecretKeyError) as caught:
             await store.get_installation("tenant-a")
+
+    assert str(caught.value) == (
+        "A stored shared secret is encrypted, but no secret key was given. Set "
+        "PROPLEDGER_SECRET_KEY (or Settings.secret_keys) to the Fernet keys the store was "
+        "encrypted with."
+    )
 
 
 async def test_encrypted_row_wrong_key(database_url):

@@ -7,10 +7,10 @@ live in modules by concern and are registered here.
 from __future__ import annotations
 
 import logging
-import sys
 
 import click
 
+from propledger.cli._common import configure_logging
 from propledger.cli._demo import demo
 from propledger.cli._descriptor import descriptor
 from propledger.cli._inventory import inventory
@@ -28,14 +28,7 @@ __all__ = ["main"]
 def main(verbose: int) -> None:
     """Inventory and remove the properties a Jira Cloud app stores in customers' sites."""
     if verbose:
-        logging.basicConfig(
-            level=logging.DEBUG if verbose > 1 else logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
-        # httpx logs every request URL at INFO, query string and all, and a Connect
-        # request can carry a JWT there.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+        configure_logging(logging.DEBUG if verbose > 1 else logging.INFO)
 
 
 main.add_command(demo)

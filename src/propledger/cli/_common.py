@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
+import sys
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from propledger.errors import PropledgerError
 
-__all__ = ["bind_socket", "database_option", "port_option", "run_async"]
+if TYPE_CHECKING:
+    from propledger.settings import Settings
+
+__all__ = [
+    "bind_socket",
+    "configure_logging",
+    "database_option",
+    "load_settings",
+    "port_option",
+    "run_async",
+]
 
 T = TypeVar("T")
 FC = TypeVar("FC", bound=Callable[..., Any])
@@ -59,3 +71,27 @@ def bind_socket(host: str, port: int) -> socket.socket:
         ) from exc
 
     return sock
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from ``PROPLEDGER_*`` variables, or raise a one-line CLI error."""
+    from propledger.settings import Settings
+
+    try:
+        return Settings.from_env(None, **overrides)
+    except PropledgerError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log to stderr at ``level``, unless logging is configured already (``-v``)."""
+    if logging.getLogger().handlers:
+        return
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request URL at INFO, query string and all, and a Connect
+    # request can carry a JWT there.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

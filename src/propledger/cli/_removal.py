@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from propledger.cli._common import database_option, run_async
+from propledger.cli._common import database_option, load_settings, run_async
 
 if TYPE_CHECKING:
     from propledger.removal import RemovalPlan
@@ -55,14 +55,15 @@ def run_removal(client_key: str, dry_run: bool, yes: bool, sweep: bool, database
     empty-filter bulk delete of each exact key in the key scope (PROPLEDGER_KEYS). That
     delete reaches every issue the app can see and edit, so it also removes those keys
     where they were written before the app adopted propledger. Prefixes are never swept.
-    Exits 1 when the removal ends with properties it could not remove; the receipt
-    lists them.
+    Prints the plan to stderr and the receipt as JSON to stdout. Exits 1 when the
+    removal ends with properties it could not remove; the receipt lists them.
     """
+    # The plan goes to stderr, so stdout holds only the receipt's JSON.
     planned = run_async(_plan(client_key, database_url))
-    click.echo(planned.describe())
+    click.echo(planned.describe(), err=True)
     sweep_keys = _sweep_keys(sweep)
     if sweep_keys is not None:
-        click.echo(_describe_sweep(sweep_keys))
+        click.echo(_describe_sweep(sweep_keys), err=True)
     if dry_run or not (planned.total or sweep_keys):
         return
     if not yes:
@@ -118,12 +119,10 @@ async def _run(client_key: str, database_url: str, sweep: bool) -> dict[str, Any
 
 def _sweep_keys(sweep: bool) -> frozenset[str] | None:
     """Return the exact keys a sweep would delete, or None when no sweep is asked for."""
-    from propledger.settings import Settings
-
     if not sweep and os.environ.get("PROPLEDGER_SWEEP", "").strip().lower() not in _ON:
         return None
 
-    return Settings.from_env(sweep=True).scope.keys
+    return load_settings(sweep=True).scope.keys
 
 
 def _describe_sweep(keys: frozenset[str]) -> str:

@@ -7,7 +7,13 @@ import contextlib
 
 import click
 
-from propledger.cli._common import bind_socket, port_option, run_async
+from propledger.cli._common import (
+    bind_socket,
+    configure_logging,
+    load_settings,
+    port_option,
+    run_async,
+)
 
 __all__ = ["fake_jira", "serve", "worker"]
 
@@ -25,11 +31,12 @@ def serve(host: str, port: int, no_worker: bool) -> None:
     import uvicorn
 
     from propledger.ledger import Ledger
-    from propledger.settings import Settings
     from propledger.web import create_app
 
-    settings = Settings.from_env()
+    settings = load_settings()
     sock = bind_socket(host, port)
+    configure_logging()
+    click.echo(f"propledger serves the app {settings.app_key} on http://{host}:{port}", err=True)
 
     async def run() -> None:
         async with await Ledger.open(settings) as ledger:
@@ -50,10 +57,12 @@ def worker(once: bool) -> None:
     """Run removal jobs from the store until stopped. Reads the same settings as serve."""
     from propledger.ledger import Ledger
     from propledger.removal import Worker
-    from propledger.settings import Settings
+
+    settings = load_settings()
+    configure_logging()
 
     async def run() -> None:
-        async with await Ledger.open(Settings.from_env()) as ledger:
+        async with await Ledger.open(settings) as ledger:
             runner = Worker(ledger)
             if once:
                 job = await runner.run_once()
@@ -69,7 +78,9 @@ def worker(once: bool) -> None:
 @click.command("fake-jira")
 @port_option(8080)
 @click.option("--app-key", default="com.example.app", show_default=True, help="App key to accept.")
-@click.option("--issues", default=10, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--issues", default=10, show_default=True, type=click.IntRange(min=0), help="Issues to create."
+)
 @click.option(
     "--users",
     default=3,

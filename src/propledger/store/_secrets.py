@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from propledger.errors import ConfigurationError
+from propledger.errors import ConfigurationError, SecretKeyError
 
 __all__ = ["SECRET_KEY_ENV_VAR", "SecretCodec", "generate_secret_key"]
 
@@ -75,16 +75,18 @@ class SecretCodec:
             # secrets are base64 text and contain no colon.
             return value
         if self._fernet is None:
-            raise ConfigurationError(
-                "A stored shared secret is encrypted, but PROPLEDGER_SECRET_KEY is not set. "
-                "Set it to the Fernet keys the store was encrypted with."
+            raise SecretKeyError(
+                "A stored shared secret is encrypted, but no secret key was given. Set "
+                "PROPLEDGER_SECRET_KEY (or Settings.secret_keys) to the Fernet keys the "
+                "store was encrypted with."
             )
         try:
             plain = self._fernet.decrypt(value[len(_ENCRYPTED) :].encode("ascii"))
         except (InvalidToken, UnicodeEncodeError):
-            raise ConfigurationError(
+            raise SecretKeyError(
                 "A stored shared secret cannot be decrypted with any key in "
-                "PROPLEDGER_SECRET_KEY. Add the key it was encrypted with."
+                "PROPLEDGER_SECRET_KEY. Add the key it was encrypted with, and restart every "
+                "server and worker with the same keys."
             ) from None
 
         return plain.decode("utf-8")

@@ -6,8 +6,6 @@ for the user it names, who must be a Jira admin of the token's site.
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -16,9 +14,13 @@ from propledger.errors import InvalidPayloadError, NotAdminError
 from propledger.export import EXPORT_FORMATS, export_inventory, site_value_reader
 from propledger.ledger import Ledger
 from propledger.removal import job_status, removal_receipt, request_removal
+from propledger.web._body import BodyTooLargeError, read_json
 from propledger.web.auth import Caller, authenticate
 
-__all__ = ["AdminAPI", "api_routes"]
+__all__ = ["MAX_API_BODY_BYTES", "AdminAPI", "api_routes"]
+
+MAX_API_BODY_BYTES = 4 * 1024
+"""Largest body the admin API reads; a removal request is about 40 bytes."""
 
 
 async def _admin(request: Request, ledger: Ledger) -> Caller:
@@ -33,8 +35,10 @@ async def _admin(request: Request, ledger: Ledger) -> Caller:
 
 async def _json_object(request: Request) -> dict[str, object]:
     try:
-        body = json.loads(await request.body() or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = await read_json(request, max_bytes=MAX_API_BODY_BYTES)
+    except BodyTooLargeError:
+        raise
+    except InvalidPayloadError as exc:
         raise InvalidPayloadError(
             'The request body is not valid JSON. Send {"confirm": ...}.'
         ) from exc

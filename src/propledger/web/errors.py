@@ -17,6 +17,7 @@ from propledger.errors import (
     NotAdminError,
     NotFoundError,
     PropledgerError,
+    SecretKeyError,
 )
 from propledger.web._body import BodyTooLargeError
 
@@ -37,6 +38,7 @@ _STATUS: list[tuple[type[PropledgerError], int]] = [
     (ConfirmationError, 400),
     (InvalidPayloadError, 400),
     (InvalidPropertyError, 400),
+    (SecretKeyError, 503),
     (ConfigurationError, 400),
     (JiraError, 502),
 ]
