@@ -59,12 +59,11 @@ async def test_run_with_sweep(tmp_path: Path):
         )
 
     assert code == 0, stderr
-    lines = stdout.splitlines()
-    assert lines[:2] == [
+    assert stderr.splitlines()[:2] == [
         f"Would delete 4 properties from {url}: 1 app, 2 issue, 1 user.",
         f"Would also sweep these keys from every issue the app can edit: {FLAG}, {LEGACY}.",
     ]
-    receipt = json.loads("\n".join(lines[2:]))
+    receipt = json.loads(stdout)
     assert receipt["state"] == "completed"
     assert receipt["totals"] == {"deleted": 4}
     sweeps = [entry.path for entry in fake.request_log if entry.body == {}]

@@ -30,9 +30,9 @@ def test_all_is_pinned():
         "PropledgerError",
         "RateLimitedError",
         "RemovalNotFoundError",
-    "SecretKeyError",
+        "SecretKeyError",
         "Settings",
-    "StoreUnavailableError",
+        "StoreUnavailableError",
         "TrackedSite",
         "__version__",
     ]

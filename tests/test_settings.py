@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from propledger.errors import ConfigurationError
+from propledger.scope import KeyScope
 from propledger.settings import DEFAULT_CONNECT_JS_URL, Settings
 
 BASE = {"PROPLEDGER_APP_KEY": "com.example.app", "PROPLEDGER_BASE_URL": "https://app.test"}
@@ -135,3 +136,17 @@ def test_connect_js_url_not_http():
         "Set PROPLEDGER_CONNECT_JS_URL, or leave it unset for "
         "https://connect-cdn.atl-paas.net/all.js."
     )
+
+
+def test_exact_keys_keep_default_prefix():
+    settings = Settings.from_env(BASE | {"PROPLEDGER_KEYS": "legacy.flag, other.key"})
+
+    assert settings.scope == KeyScope(
+        keys=frozenset({"legacy.flag", "other.key"}), prefixes=("com.example.app.",)
+    )
+
+
+def test_prefixes_replace_default():
+    settings = Settings.from_env(BASE | {"PROPLEDGER_KEY_PREFIXES": "com.vendor."})
+
+    assert settings.scope == KeyScope(prefixes=("com.vendor.",))

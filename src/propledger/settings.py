@@ -159,7 +159,11 @@ class Settings:
         prefixes = _split(env.get("PROPLEDGER_KEY_PREFIXES", ""))
         keys = _split(env.get("PROPLEDGER_KEYS", ""))
         if prefixes or keys:
-            values["key_scope"] = KeyScope(keys=frozenset(keys), prefixes=tuple(prefixes))
+            # Exact keys add to the default prefix; only PROPLEDGER_KEY_PREFIXES replaces it.
+            default_prefix = (f"{values['app_key']}.",) if values["app_key"] else ()
+            values["key_scope"] = KeyScope(
+                keys=frozenset(keys), prefixes=tuple(prefixes) or default_prefix
+            )
         audiences = _split(env.get("PROPLEDGER_ALLOWED_AUDIENCES", ""))
         if audiences:
             values["allowed_audiences"] = tuple(audiences)

@@ -115,3 +115,25 @@ def test_render_keeps_template_unchanged():
     render_descriptor(template, base_url=BASE_URL, extra_scopes=["ADMIN"])
 
     assert template == before
+
+
+def test_cli_outside_checkout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PROPLEDGER_APP_KEY", "com.vendor.tool")
+
+    result = CliRunner().invoke(main, ["descriptor", "--base-url", "https://app.example.com"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["key"] == "com.vendor.tool"
+
+
+def test_cli_invalid_app_key():
+    result = CliRunner().invoke(
+        main, ["descriptor", "--base-url", "https://app.example.com", "--app-key", "bad key!"]
+    )
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: The app key 'bad key!' is invalid. Connect app keys have at most 80 letters, "
+        "digits, dots, dashes and underscores, such as com.example.app.\n"
+    )

@@ -14,7 +14,12 @@ __all__ = ["descriptor"]
 
 @click.command()
 @click.option("--base-url", required=True, help="The URL Jira reaches the app at.")
-@click.option("--app-key", default=None, help="The app key; defaults to the template's.")
+@click.option(
+    "--app-key",
+    envvar="PROPLEDGER_APP_KEY",
+    default=None,
+    help="The app key (PROPLEDGER_APP_KEY); defaults to the template's.",
+)
 @click.option(
     "--scope",
     "scopes",
@@ -24,17 +29,19 @@ __all__ = ["descriptor"]
 @click.option(
     "--template",
     type=click.Path(path_type=Path),
-    default=Path("manifests/atlassian-connect.json"),
-    show_default=True,
-    help="The descriptor template to render.",
+    default=None,
+    help="The descriptor template to render; defaults to the one shipped with propledger.",
 )
-def descriptor(base_url: str, app_key: str | None, scopes: tuple[str, ...], template: Path) -> None:
+def descriptor(
+    base_url: str, app_key: str | None, scopes: tuple[str, ...], template: Path | None
+) -> None:
     """Print the Connect app descriptor (atlassian-connect.json) as JSON."""
     from propledger.connect import load_descriptor_template, render_descriptor
+    from propledger.connect._descriptor import default_template_path
 
     try:
         rendered = render_descriptor(
-            load_descriptor_template(template),
+            load_descriptor_template(template or default_template_path()),
             base_url=base_url,
             app_key=app_key,
             extra_scopes=scopes,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,17 @@ from urllib.parse import urlsplit
 
 from propledger.errors import ConfigurationError
 
-__all__ = ["CONNECT_SCOPES", "LEAST_SCOPES", "load_descriptor_template", "render_descriptor"]
+__all__ = [
+    "CONNECT_SCOPES",
+    "LEAST_SCOPES",
+    "default_template_path",
+    "load_descriptor_template",
+    "render_descriptor",
+]
+
+_TEMPLATE_NAME = "atlassian-connect.json"
+_APP_KEY = re.compile(r"[A-Za-z0-9._-]{1,80}")
+"""Connect's rule for app keys, from the descriptor's JSON schema."""
 
 LEAST_SCOPES = ("READ", "WRITE", "DELETE")
 
@@ -37,6 +48,18 @@ CONNECT_SCOPES = frozenset(
 """The scopes a Connect descriptor can request."""
 
 LIFECYCLE_EVENTS = ("installed", "uninstalled", "enabled", "disabled")
+
+
+def default_template_path() -> Path:
+    """Return the descriptor template shipped with propledger.
+
+    A wheel carries it beside this module; a source checkout keeps it in manifests/.
+    """
+    packaged = Path(__file__).with_name(_TEMPLATE_NAME)
+    if packaged.is_file():
+        return packaged
+
+    return Path(__file__).resolve().parents[3] / "manifests" / _TEMPLATE_NAME
 
 
 def load_descriptor_template(path: Path) -> dict[str, Any]:
@@ -75,6 +98,11 @@ def render_descriptor(
         raise ConfigurationError(
             f"The base URL {base_url!r} is not an http(s) URL. Give the URL Jira reaches the "
             "app at, such as https://app.example.com."
+        )
+    if app_key is not None and not _APP_KEY.fullmatch(app_key):
+        raise ConfigurationError(
+            f"The app key {app_key!r} is invalid. Connect app keys have at most 80 letters, "
+            "digits, dots, dashes and underscores, such as com.example.app."
         )
     descriptor = copy.deepcopy(dict(template))
     descriptor["baseUrl"] = base_url.rstrip("/")
