@@ -175,6 +175,9 @@ async def test_manual_install_route(database_url: str):
             refused = await http.post("/_fake/install", json={"appBaseUrl": "http://10.1.2.3"})
             installed = await http.post("/_fake/install", json={"appBaseUrl": app_url})
             token = await http.post("/_fake/context-token", json={})
+            not_json = await http.post("/_fake/context-token", content=b"{x")
+            page_url = (await http.post("/_fake/iframe-url", json={"appBaseUrl": app_url})).json()
+            page = await http.get(page_url["url"])
             stored = await ledger.store.get_installation(site.client_key)
 
     assert refused.status_code == 400
@@ -186,3 +189,7 @@ async def test_manual_install_route(database_url: str):
     assert stored.shared_secret == site.shared_secret
     assert token.json()["accountId"] == admin
     assert token.json()["token"].count(".") == 2
+    assert not_json.status_code == 400
+    assert page_url["url"].startswith(f"{app_url}/admin/data?jwt=")
+    assert page.status_code == 200
+    assert "Data stored in your site" in page.text

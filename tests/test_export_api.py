@@ -89,3 +89,15 @@ async def test_export_unknown_format_400(app_client, installed: FakeSite, fake: 
     assert response.json() == {
         "error": "The export format 'xml' is unknown. Use one of: csv, jsonl, json."
     }
+
+
+async def test_export_invalid_flag_400(app_client, installed: FakeSite, fake: FakeJira, admin):
+    response = await app_client.get(
+        "/api/inventory/export?format=csv&with_values=maybe",
+        headers=headers(fake, installed, admin),
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "The with_values parameter 'maybe' is invalid. Use true or false."
+    }

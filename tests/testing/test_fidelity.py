@@ -184,6 +184,7 @@ def test_fake_routes_only_under_fake_prefix(fake: FakeJira) -> None:
         "/_fake/install-keys/{kid}",
         "/_fake/install",
         "/_fake/context-token",
+        "/_fake/iframe-url",
         "/_fake/site",
         "/_fake/forge/jwks.json",
     ]

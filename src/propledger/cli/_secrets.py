@@ -37,4 +37,5 @@ def rotate(database_url: str) -> None:
             return await store.rotate_secrets()
 
     count = run_async(run())
-    click.echo(f"Re-encrypted the shared secrets of {count} installations with the first key.")
+    noun = "installation" if count == 1 else "installations"
+    click.echo(f"Re-encrypted the shared secrets of {count} {noun} with the first key.")

@@ -122,4 +122,8 @@ def _print_manual_steps(base_url: str, app_key: str, admin: str) -> None:
         f'  curl -X POST {base_url}/_fake/install -d \'{{"appBaseUrl": "http://127.0.0.1:8000"}}\''
     )
     click.echo(f"Get a site admin's context token: curl -X POST {base_url}/_fake/context-token")
+    click.echo(
+        f"Get the admin page's URL: curl -X POST {base_url}/_fake/iframe-url "
+        '-d \'{"appBaseUrl": "http://127.0.0.1:8000"}\''
+    )
     click.echo(f"See the site: curl {base_url}/_fake/site. Press Ctrl+C to stop.")

@@ -37,13 +37,16 @@ def _is_loopback_url(url: str) -> bool:
         return False
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
+async def _json_body(request: Request) -> dict[str, Any] | None:
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError:
-        body = None
+        return None
 
-    return body if isinstance(body, dict) else {}
+    return body if isinstance(body, dict) else None
+
+
+_NOT_JSON = 'The request body is not a JSON object. Send JSON such as {"accountId": "..."}.'
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -58,6 +61,8 @@ def manual_routes(fake: FakeJira) -> list[Route]:
 
     async def install(request: Request) -> Response:
         body = await _json_body(request)
+        if body is None:
+            return _error(400, _NOT_JSON)
         app_base_url = str(body.get("appBaseUrl") or "")
         site = only_site()
         if site is None:
@@ -74,13 +79,22 @@ def manual_routes(fake: FakeJira) -> list[Route]:
             except httpx.HTTPError as exc:
                 return _error(502, f"The app at {app_base_url} could not be reached: {exc}.")
 
-        return JSONResponse(
-            {"appStatus": response.status_code, "clientKey": site.client_key},
-            status_code=200 if response.is_success else 502,
-        )
+        if not response.is_success:
+            return JSONResponse(
+                {
+                    "error": f"The app at {app_base_url} answered the installed callback with "
+                    f"status {response.status_code}. Check the URL and the app's log.",
+                    "appStatus": response.status_code,
+                },
+                status_code=502,
+            )
+
+        return JSONResponse({"appStatus": response.status_code, "clientKey": site.client_key})
 
     async def context_token(request: Request) -> Response:
         body = await _json_body(request)
+        if body is None:
+            return _error(400, _NOT_JSON)
         site = only_site()
         if site is None or site.shared_secret is None:
             return _error(409, "Install the app first: POST /_fake/install.")
@@ -92,6 +106,32 @@ def manual_routes(fake: FakeJira) -> list[Route]:
         return JSONResponse(
             {"accountId": account_id, "token": fake.context_token(site, account_id)}
         )
+
+    async def iframe_url(request: Request) -> Response:
+        body = await _json_body(request)
+        site = only_site()
+        if body is None:
+            return _error(400, _NOT_JSON)
+        if site is None or site.shared_secret is None:
+            return _error(409, "Install the app first: POST /_fake/install.")
+        app_base_url = str(body.get("appBaseUrl") or "").rstrip("/")
+        path = str(body.get("path") or "/admin/data")
+        if not _is_loopback_url(app_base_url) or not path.startswith("/"):
+            return _error(
+                400,
+                'Send {"appBaseUrl": "http://127.0.0.1:8000", "path": "/admin/data"}: the app '
+                "must be on a loopback address and the path must start with /.",
+            )
+        admins = [user.account_id for user in site.users.values() if user.is_admin]
+        account_id = str(body.get("accountId") or (admins[0] if admins else ""))
+        if account_id not in site.users:
+            return _error(404, f"No user has the account id {account_id!r}.")
+        token = fake.iframe_token(
+            site, account_id, method="GET", url=path, app_base_url=app_base_url
+        )
+        separator = "&" if "?" in path else "?"
+
+        return JSONResponse({"url": f"{app_base_url}{path}{separator}jwt={token}"})
 
     async def describe(request: Request) -> Response:
         site = only_site()
@@ -115,5 +155,6 @@ def manual_routes(fake: FakeJira) -> list[Route]:
     return [
         Route("/_fake/install", install, methods=["POST"]),
         Route("/_fake/context-token", context_token, methods=["POST"]),
+        Route("/_fake/iframe-url", iframe_url, methods=["POST"]),
         Route("/_fake/site", describe, methods=["GET"]),
     ]

@@ -50,6 +50,15 @@ async def _json_object(request: Request) -> dict[str, object]:
     return body
 
 
+def _flag(text: str, name: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("", "0", "false", "no"):
+        return False
+    raise InvalidPayloadError(f"The {name} parameter {text!r} is invalid. Use true or false.")
+
+
 def api_routes(ledger: Ledger) -> list[Route]:
     """Return the admin API routes, bound to ``ledger``."""
     api = AdminAPI(ledger)
@@ -127,7 +136,7 @@ class AdminAPI:
         caller = await _admin(request, self.ledger)
         export_format = request.query_params.get("format", "csv")
         values = None
-        if request.query_params.get("with_values", "").lower() in ("1", "true", "yes"):
+        if _flag(request.query_params.get("with_values", "false"), "with_values"):
             values = site_value_reader(await self.ledger.jira_client(caller.installation))
         chunks = await export_inventory(
             self.ledger.store, caller.installation.client_key, export_format, values=values
