@@ -6,7 +6,7 @@ app properties (times ``--scale``). Two runners delete them all, each on a fresh
 
 - ``peer``: one DELETE per property with atlassian-python-api (``delete_issue_property``,
   ``user_delete_property``) and a plain signed DELETE for app properties, sleeping on
-  429 for as long as ``Retry-After`` says.
+  429 for as long as ``Retry-After`` specifies.
 - ``propledger``: a removal job run by propledger's worker with its default settings.
 
 Each run prints one JSON line with ``runner``, ``requests``, ``http_429``,

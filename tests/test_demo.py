@@ -36,6 +36,6 @@ def test_demo_json_last_line():
     assert result["removal_state"] == "completed"
     assert result["properties_remaining_in_site"] == 0
     # 26 PUTs; one bulk task for the 20 issue properties (submit, poll, and the search
-    # that checks which issues the app sees); 6 DELETEs; and one admin check, whose
+    # that checks which issues the app can see); 6 DELETEs; and one admin check, whose
     # answer the status polls reuse.
     assert result["requests_sent"] == 26 + 3 + 6 + 1

@@ -20,7 +20,7 @@ built-in that fits, so callers can catch either::
     │   └── RemovalNotFoundError
     └── JiraError                              a call to Jira did not succeed
         ├── JiraTransportError (ConnectionError)  no response after every retry
-        └── JiraResponseError                  Jira answered with an error status
+        └── JiraResponseError                  Jira returned an error status
             └── RateLimitedError               429 or 503 after every retry
 
 httpx exceptions are translated into :class:`JiraError` once, in ``propledger.jira``.
@@ -63,7 +63,7 @@ class SecretKeyError(ConfigurationError):
     """Stored shared secrets cannot be read with the secret keys given.
 
     This is the operator's configuration, not the caller's input, so the web service
-    answers it with 503.
+    returns 503 for it.
     """
 
 
@@ -128,11 +128,11 @@ class JiraError(PropledgerError):
 
 
 class JiraTransportError(JiraError, ConnectionError):
-    """Jira could not be reached, or did not answer in time, after every retry."""
+    """Jira could not be reached, or did not respond in time, after every retry."""
 
 
 class JiraResponseError(JiraError):
-    """Jira answered with an error status.
+    """Jira returned an error status.
 
     ``status_code``, ``method`` and ``path`` describe the call; the query string is left
     out because a Connect request can carry a token there.

@@ -102,7 +102,7 @@ class Ledger:
 
         A superseded installation's own credentials died with the site import that
         superseded it, so its client signs with those of the installation that now
-        holds the same base URL, if any; its inventory stays its own. Clients are reused
+        uses the same base URL, if any; its inventory stays its own. Clients are reused
         until the base URL or shared secret they were built with changes.
         """
         credentials = await self._credentials(installation)
@@ -155,7 +155,7 @@ class Ledger:
     async def is_admin(self, installation: Installation, account_id: str) -> bool:
         """Return whether the user is a Jira admin of the installation's site.
 
-        Jira is asked with ``POST /rest/api/3/permissions/check``. A positive answer is
+        Jira is asked with ``POST /rest/api/3/permissions/check``. A positive result is
         cached for a minute, so a page polling a removal's progress does not ask Jira
         on every poll. A negative result is never cached.
         """

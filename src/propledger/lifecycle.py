@@ -5,7 +5,7 @@ is the whole state machine. Its rules: ``disabled`` never overwrites ``uninstall
 only ``installed`` or ``enabled`` leave ``uninstalled``; a repeat ``installed`` keeps an
 ``enabled`` or ``disabled`` state and updates the row in place; ``superseded`` is left
 only by a signed ``installed`` of the same client key. A new client key on a base URL
-another installation holds (a site import) supersedes that installation, whose
+another installation uses (a site import) supersedes that installation, whose
 inventory stays attributed to it for export and removal.
 
 The events Jira sends together commute: ``installed`` and ``enabled`` end in

@@ -99,7 +99,7 @@ class Installation:
 class RowState(StrEnum):
     """State of one inventory row.
 
-    ``PENDING`` rows were recorded before a write whose outcome is not known yet; they
+    ``PENDING`` rows were recorded before a write whose outcome is not known yet. They
     count as present for removal, because the write may have reached the site.
     """
 
@@ -132,7 +132,7 @@ class ItemState(StrEnum):
 
 
 class Outcome(StrEnum):
-    """What happened to one property during a removal.
+    """The result of one property's deletion during a removal.
 
     Only ``DELETED`` and ``GONE`` mean the property is verified absent from the site. A
     404 from an entity the app cannot see may mean the entity is gone or merely hidden
@@ -167,7 +167,7 @@ class RemovalJob:
 
 
 class RowSource(StrEnum):
-    """How an inventory row came to be: a tracked write, or a scan of the site."""
+    """The origin of an inventory row: a tracked write, or a scan of the site."""
 
     WRITE = "write"
     SCAN = "scan"

@@ -92,7 +92,7 @@ class KeyScope:
 def serialize_value(key: str, value: JSONValue) -> str:
     """Return ``value`` as compact JSON text, or raise :class:`PropertyValueError`.
 
-    Jira rejects an empty value and one longer than 32768 characters; ``None`` and the
+    Jira rejects an empty value and one longer than 32768 characters. ``None`` and the
     empty string count as empty here, because storing them is almost always a mistake.
     """
     if value is None or value == "":

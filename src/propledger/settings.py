@@ -26,7 +26,7 @@ DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com"
 DEFAULT_CONNECT_JS_URL = "https://connect-cdn.atl-paas.net/all.js"
 """Atlassian's Connect JavaScript API, which the admin page loads to get context tokens."""
 DEFAULT_FORGE_JWKS_URL = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
-"""Where Atlassian publishes the keys that sign Forge invocation tokens."""
+"""The URL of the keys that sign Forge invocation tokens, published by Atlassian."""
 DEFAULT_FORGE_API_BASE_URL = "https://api.atlassian.com/ex/jira/{cloudId}"
 """The base URL of a site's REST API for a Forge remote; ``{cloudId}`` names the site."""
 MAX_BULK_CHUNK_SIZE = 5000

@@ -31,7 +31,7 @@ _NUMERIC_ID_TYPES = (EntityType.ISSUE, EntityType.PROJECT, EntityType.COMMENT)
 
 
 class TrackedSite:
-    """One installation's site, as the app sees it through propledger.
+    """One installation's site, reached by the app through propledger.
 
     Get one from :meth:`propledger.Ledger.site`, then pick an entity::
 
@@ -135,7 +135,7 @@ class TrackedEntity:
         )
 
     async def _restore(self, ref: PropertyRef, previous: InventoryRow | None) -> None:
-        # Jira rejected the write outright, so the site still holds what it held before.
+        # Jira rejected the write outright, so the site still contains its previous value, if any.
         store = self._site._store
         client_key = self._site.installation.client_key
         if previous is None or previous.state in (RowState.REMOVED, RowState.GONE):

@@ -137,6 +137,6 @@ async def test_410_names_replacement():
             await collect(search_issues(client, "project = ACME"))
 
     assert str(caught.value) == (
-        "Jira answered 410 Gone for /rest/api/3/search/jql: the site no longer serves this "
+        "Jira returned 410 Gone for /rest/api/3/search/jql: the site no longer serves this "
         "search. Use /rest/api/3/search/jql, which replaced /rest/api/3/search."
     )

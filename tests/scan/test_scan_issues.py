@@ -193,6 +193,6 @@ async def test_search_410_names_replacement(store, installation):
 
     assert caught.value.status_code == 410
     assert str(caught.value) == (
-        "Jira answered 410 Gone for /rest/api/3/search/jql: the site no longer serves this "
+        "Jira returned 410 Gone for /rest/api/3/search/jql: the site no longer serves this "
         "search. Use /rest/api/3/search/jql, which replaced /rest/api/3/search."
     )

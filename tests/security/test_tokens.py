@@ -1,10 +1,10 @@
 """Forged, stale and crossed requests: each is rejected with its status and reason.
 
-Every case runs against the in-process app and FakeJira. None may be answered 500,
+Every case runs against the in-process app and FakeJira. None may get a 500 response,
 change a stored installation, or leave its token in the log, and each rejection is
 logged at WARNING with the route and the client key the request claimed.
 
-Installation A's token on installation B's removal is answered 404, the same as an
+Installation A's token on installation B's removal gets 404, the same as an
 unknown job id, so that a token cannot learn which job ids other installations have;
 the store gives both cases the same message. A's token can never name B's export,
 because the export route takes the installation from the token.
@@ -530,7 +530,7 @@ async def test_rejected(world: World, ledger, caplog, case: Case):
     request = response.request
     named = "(unknown)" if claimed is None else repr(claimed)
     assert rejections == [
-        f"{request.method} {request.url.path} from client key {named} answered "
+        f"{request.method} {request.url.path} from client key {named} returned "
         f"{case.status}: {expected_error}"
     ]
     token = _sent_token(request)

@@ -198,14 +198,14 @@ async def test_finish_item_not_removed(store, outcome):
     row_before = await store.get_row("tenant-a", issue("10001"))
     await store.claim_items(job.id, limit=10)
 
-    await store.finish_item(job.id, issue("10001"), outcome, "Jira answered 404")
+    await store.finish_item(job.id, issue("10001"), outcome, "Jira returned 404")
     item = (await store.list_items(job.id))[0]
     row = await store.get_row("tenant-a", issue("10001"))
 
     assert (item.state, item.outcome, item.detail) == (
         ItemState.DONE,
         outcome,
-        "Jira answered 404",
+        "Jira returned 404",
     )
     assert row == row_before
 

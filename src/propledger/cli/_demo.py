@@ -23,7 +23,7 @@ def demo(as_json: bool, issues: int, users: int, app_properties: int) -> None:
     """Run the whole story against FakeJira on 127.0.0.1: install, write, remove.
 
     Exits 1 when the removal leaves any of the app's properties in the site. With
-    --json the progress lines go to stderr and stdout holds only the JSON line.
+    --json the progress lines go to stderr and stdout contains only the JSON line.
     """
     from propledger.demo import run_demo
 

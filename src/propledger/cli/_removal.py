@@ -58,7 +58,7 @@ def run_removal(client_key: str, dry_run: bool, yes: bool, sweep: bool, database
     Prints the plan to stderr and the receipt as JSON to stdout. Exits 1 when the
     removal ends with properties it could not remove; the receipt lists them.
     """
-    # The plan goes to stderr, so stdout holds only the receipt's JSON.
+    # The plan goes to stderr, so stdout contains only the receipt's JSON.
     planned = run_async(_plan(client_key, database_url))
     click.echo(planned.describe(), err=True)
     sweep_keys = _sweep_keys(sweep)

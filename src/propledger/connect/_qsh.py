@@ -1,8 +1,8 @@
 """The query string hash (qsh) that binds a Connect JWT to one HTTP request.
 
-The canonical request is ``METHOD&path&query``: the upper-case method; the path
+The canonical request is ``METHOD&path&query``. METHOD is upper case. The path is
 relative to the receiver's base URL, with no trailing slash and ``&`` encoded as
-``%26``; the query parameters without ``jwt``, sorted by name, each name's values
+``%26``. The query leaves out ``jwt`` and is sorted by name, with each name's values
 sorted and joined by commas, all percent-encoded as RFC 3986 prescribes.
 """
 

@@ -36,7 +36,7 @@ async def record_invocation(
     process can call Jira. Another Forge installation on the same site, left over from
     an earlier install, is superseded.
 
-    NOTE: the system token expires. A removal that outlasts it gets 401 answers from
+    NOTE: the system token expires. A removal that outlasts it gets 401 responses from
     Jira until the admin page's next call stores a fresh token.
     """
     installation = Installation(

@@ -50,7 +50,7 @@ async def verify_invocation_token(
     leeway: float = 30,
     now: float | None = None,
 ) -> Invocation:
-    """Verify a Forge invocation token and return what it says about the call.
+    """Verify a Forge invocation token and return its claims about the call.
 
     Raises AuthenticationError with a short reason on any failure.
     """

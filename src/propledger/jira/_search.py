@@ -102,7 +102,7 @@ async def _page(client: JiraClient, body: dict[str, Any]) -> dict[str, Any]:
     response = await client.request("POST", SEARCH_PATH, json=body, idempotent=True)
     if response.status_code == 410:
         raise JiraResponseError(
-            f"Jira answered 410 Gone for {SEARCH_PATH}: the site no longer serves this search. "
+            f"Jira returned 410 Gone for {SEARCH_PATH}: the site no longer serves this search. "
             f"Use {SEARCH_PATH}, which replaced {REMOVED_SEARCH_PATH}.",
             status_code=410,
             method="POST",

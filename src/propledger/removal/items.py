@@ -91,29 +91,29 @@ class ItemDeleter:
 async def classify_delete(
     client: JiraClient, ref: PropertyRef, status: int
 ) -> tuple[Outcome, str | None]:
-    """Return the outcome of a DELETE that Jira answered with ``status``.
+    """Return the outcome of a DELETE that Jira returned with ``status``.
 
-    A 404 proves nothing by itself, because Jira also answers 404 for entities hidden from
+    A 404 proves nothing by itself, because Jira also returns 404 for entities hidden from
     the app: the property counts as gone only when the entity's key list is readable.
     """
     if status == 204:
         return Outcome.DELETED, None
     if status in (401, 403):
         return Outcome.FORBIDDEN, (
-            f"Jira answered {status}: the app may not change this {ref.entity_type.value}'s "
+            f"Jira returned {status}: the app may not change this {ref.entity_type.value}'s "
             "properties."
         )
     if status != 404:
-        return Outcome.FAILED, f"Jira answered {status} to the delete."
+        return Outcome.FAILED, f"Jira returned {status} to the delete."
     if ref.entity_type is EntityType.APP:
-        return Outcome.GONE, "Already absent: Jira answered 404."
+        return Outcome.GONE, "Already absent: Jira returned 404."
     try:
         keys = await client.list_property_keys(ref.entity_type, ref.entity_id)
     except JiraError as exc:
-        return Outcome.NOT_VERIFIED, f"Jira answered 404 and the key list failed: {exc}"
+        return Outcome.NOT_VERIFIED, f"Jira returned 404 and the key list failed: {exc}"
     if keys is None:
-        return Outcome.NOT_VERIFIED, not_visible_reason(ref.entity_type, "Jira answered 404")
+        return Outcome.NOT_VERIFIED, not_visible_reason(ref.entity_type, "Jira returned 404")
     if ref.key in keys:
-        return Outcome.FAILED, "Jira answered 404 to the delete but still lists the property."
+        return Outcome.FAILED, "Jira returned 404 to the delete but still lists the property."
 
     return Outcome.GONE, "Already absent: the entity is visible and holds no such property."

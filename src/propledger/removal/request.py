@@ -18,7 +18,7 @@ async def request_removal(
 ) -> tuple[RemovalJob, bool]:
     """Start a removal for a Jira admin who confirmed it by typing the site's host name.
 
-    Returns the job and whether it was created; while a removal of the installation is
+    Returns the job and whether it was created. While a removal of the installation is
     queued or running, that job is returned instead of a new one. Raises
     :class:`~propledger.NotAdminError` before anything is recorded when the caller is
     not a Jira admin, and :class:`~propledger.ConfirmationError` when ``confirm`` is not

@@ -62,7 +62,7 @@ class FakeJira(LifecycleMixin, ForgeMixin):
     Host header must match a site's base URL, or FakeJira returns 404. Routes under
     ``/_fake/`` are FakeJira's own (the lifecycle key server), not Jira's.
 
-    For tests that check logs for leaks, ``issued_secrets`` holds every shared secret
+    For tests that check logs for leaks, ``issued_secrets`` contains every shared secret
     FakeJira issued, ``minted_tokens`` every JWT it signed, and ``received_credentials``
     every credential that came with a request to a Jira route.
     """

@@ -7,7 +7,7 @@ responses carry ``X-RateLimit-Limit`` and ``X-RateLimit-Remaining``, and
 ``X-RateLimit-NearLimit: true`` when less than 20 % of the bucket is left, the
 threshold Atlassian documents for that header.
 
-A site's :class:`Faults` answer a share of requests with 500, 503 or 429, or drop the
+A site's :class:`Faults` return 500, 503 or 429 for a share of requests, or drop the
 connection, drawn from a seeded random source, and can delay every request.
 """
 

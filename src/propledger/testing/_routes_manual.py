@@ -82,7 +82,7 @@ def manual_routes(fake: FakeJira) -> list[Route]:
         if not response.is_success:
             return JSONResponse(
                 {
-                    "error": f"The app at {app_base_url} answered the installed callback with "
+                    "error": f"The app at {app_base_url} responded to the installed callback with "
                     f"status {response.status_code}. Check the URL and the app's log.",
                     "appStatus": response.status_code,
                 },

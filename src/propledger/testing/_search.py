@@ -48,9 +48,9 @@ _CLAUSE = re.compile(
 
 @dataclasses.dataclass(slots=True)
 class SearchQuirks:
-    """Misbehaviour FakeJira can be told to show, so clients' guards can be tested.
+    """Misbehaviour FakeJira can be set to show, so clients' guards can be tested.
 
-    ``repeat_token`` answers every page after the first with the first page's token;
+    ``repeat_token`` returns the first page's token on every later page;
     ``drop_token`` leaves out both ``nextPageToken`` and ``isLast`` after that many pages.
     """
 
@@ -89,11 +89,11 @@ def _clause_test(field: str, op: str, value: str) -> Callable[[FakeSite, FakeIss
         return lambda site, issue: (
             issue.project_id in names or site.projects[issue.project_id].key.upper() in names
         )
-    wanted = _values(value)
+    values = _values(value)
     if op in (">", ">="):
-        bound = int(wanted[0])
+        bound = int(values[0])
         return lambda site, issue: int(issue.id) > bound or (op == ">=" and int(issue.id) == bound)
-    names = {name.upper() for name in wanted}
+    names = {name.upper() for name in values}
     negate = op == "not in"
 
     def matches(site: FakeSite, issue: FakeIssue) -> bool:

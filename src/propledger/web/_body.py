@@ -15,7 +15,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 class BodyTooLargeError(InvalidPayloadError):
-    """The request body is larger than the route accepts (answered 413)."""
+    """The request body is larger than the route accepts (returned as 413)."""
 
 
 async def read_json(request: Request, *, max_bytes: int = MAX_BODY_BYTES) -> object:

@@ -3,7 +3,7 @@
 Jira loads ``GET /admin/data?...&jwt=...`` in an iframe. The route verifies that token
 (its qsh covers this GET), checks with Jira that the user is a site admin, and renders
 the page. From then on the page's script calls the JSON API in ``propledger.web.api`` with
-fresh context tokens from ``AP.context.getToken()``; it never sees the iframe token.
+fresh context tokens from ``AP.context.getToken()``; it never receives the iframe token.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def error_response(status: int, message: str) -> JSONResponse:
 
 
 async def handle_propledger_error(request: Request, exc: Exception) -> Response:
-    """Answer a propledger error with its status; anything unmapped is re-raised (500)."""
+    """Return the JSON error response for a propledger error; others are re-raised (500)."""
     status = next((code for error_type, code in _STATUS if isinstance(exc, error_type)), None)
     if status is None:
         raise exc
@@ -69,7 +69,7 @@ async def handle_propledger_error(request: Request, exc: Exception) -> Response:
     # and quoted; the token itself is never logged.
     client_key = getattr(request.state, CLIENT_KEY_STATE, None)
     logger.warning(
-        "%s %s from client key %s answered %d: %s",
+        "%s %s from client key %s returned %d: %s",
         request.method,
         request.url.path,
         "(unknown)" if client_key is None else repr(client_key),

@@ -3,7 +3,7 @@
 ``installed`` and ``uninstalled`` carry an RS256 token signed by Atlassian (the key is
 fetched by ``kid`` from the install-key server); ``enabled`` and ``disabled`` carry an
 HS256 token signed with the installation's shared secret. The token is required before
-the body is read. A rejected callback is answered 400 (invalid payload), 401 (invalid
+the body is read. A rejected callback gets 400 (invalid payload), 401 (invalid
 or missing token) or 413 (body too large), never 500, and an accepted one 204, also
 when it changes nothing because it was delivered before.
 """
